@@ -1,0 +1,246 @@
+"""Notebook parameters: one spec per notebook, profile defaults, validation before any work.
+
+A notebook's `parameters` cell sets every name to None ("let the profile decide") or to a
+literal. `setup()` resolves each name: an explicit value wins, else the profile's value. The
+profile is the `profile` parameter, else $HWUTILS_PROFILE, else `full`.
+"""
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILES = ("smoke", "quick", "full")
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "digits")
+
+
+class ParameterError(ValueError):
+    """A notebook parameter is unknown, of the wrong type, or has an impossible value."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # int | float | str | bool | int_list | float_list
+    smoke: Any = None
+    quick: Any = None
+    full: Any = None
+    low: float | None = None  # inclusive lower bound for numbers (and list items)
+    high: float | None = None  # inclusive upper bound
+    choices: tuple = ()
+    optional: bool = False  # None is a valid resolved value (e.g. n_train=None: everything)
+    help: str = ""
+
+    def default(self, profile: str) -> Any:
+        return getattr(self, profile)
+
+
+def _common(seed=0):
+    return [
+        Param("seed", "int", seed, seed, seed, low=0, help="makes a CPU run deterministic"),
+        Param("out_dir", "str", optional=True, help="where results.json and figures go; None: build/<notebook>/"),
+    ]
+
+
+def _image_data(quick="digits", full="mnist", smoke_n=(200, 100), quick_n=(None, None), full_n=(None, None)):
+    return [
+        Param("dataset", "str", "digits", quick, full, choices=DATASETS),
+        Param("n_train", "int", smoke_n[0], quick_n[0], full_n[0], low=1, optional=True,
+              help="stratified subset of the training set; None: all"),
+        Param("n_test", "int", smoke_n[1], quick_n[1], full_n[1], low=1, optional=True,
+              help="stratified subset of the test set; None: all"),
+    ]
+
+
+SPECS: dict[str, list[Param]] = {
+    "1-1-simulate-function": _common() + [
+        Param("target", "str", "sinc", "sinc", "sinc", choices=("sinc", "xcosx")),
+        Param("epochs", "int", 40, 3000, 20000, low=1),
+        Param("n_points", "int", 200, 1000, 5000, low=2),
+        Param("batch_size", "int", 64, 128, 128, low=1),
+        Param("learning_rate", "float", 1e-3, 1e-3, 1e-3, low=1e-12),
+        Param("optimizer", "str", "adam", "adam", "adam", choices=("adam", "sgd")),
+        Param("seeds_per_model", "int", 2, 4, 5, low=1, help="members per architecture: the band in the loss plot"),
+    ],
+    "1-1-actual-tasks": _common() + _image_data(full="cifar10") + [
+        Param("epochs", "int", 2, 30, 30, low=1),
+        Param("batch_size", "int", 64, 64, 128, low=1),
+        Param("learning_rate", "float", 1e-3, 1e-3, 1e-3, low=1e-12),
+        Param("hidden_layers", "int_list", [1, 2, 4], [1, 2, 4], [1, 2, 4], low=1),
+        Param("target_params", "int", optional=True, low=50,
+              help="parameter count of every model; None: the report's count for the dataset"),
+    ],
+    "1-2-trajectories": _common() + _image_data(full_n=(None, None)) + [
+        Param("runs", "int", 3, 8, 8, low=2),
+        Param("epochs", "int", 6, 45, 30, low=1),
+        Param("record_every", "int", 3, 3, 3, low=1),
+        Param("batch_size", "int", 64, 64, 128, low=1),
+        Param("learning_rate", "float", 0.1, 0.1, 0.1, low=1e-12),
+        Param("hidden", "int_list", [16], [32], [64], low=1, help="hidden widths of the MLP"),
+        Param("layer", "int", 0, 0, 0, low=0, help="index of the Dense layer whose weights get their own PCA"),
+        Param("tsne_perplexity", "float", 5.0, 20.0, 30.0, low=1.0),
+    ],
+    "1-2-gradient-norm": _common() + _image_data() + [
+        Param("function_epochs", "int", 20, 300, 2000, low=1),
+        Param("image_epochs", "int", 3, 20, 20, low=1),
+        Param("n_points", "int", 200, 1000, 5000, low=2),
+        Param("batch_size", "int", 64, 128, 128, low=1),
+        Param("learning_rate", "float", 1e-3, 1e-3, 1e-3, low=1e-12),
+    ],
+    "1-2-zero-gradient": _common() + [
+        Param("runs", "int", 6, 100, 100, low=2),
+        Param("widths", "int_list", [1, 6, 6, 1], [1, 8, 8, 1], [1, 5, 10, 10, 10, 10, 5, 1], low=1),
+        Param("n_points", "int", 100, 500, 1000, low=2),
+        Param("epochs", "int", 30, 400, 2000, low=1, help="ordinary training before the gradient-norm phase"),
+        Param("batch_size", "int", 64, 128, 128, low=1),
+        Param("learning_rate", "float", 1e-2, 1e-2, 1e-3, low=1e-12),
+        Param("grad_steps", "int", 100, 3000, 10000, low=1, help="budget of the gradient-norm phase (full-batch steps)"),
+        Param("grad_learning_rate", "float", 1e-3, 1e-3, 1e-3, low=1e-12),
+        Param("grad_tol", "float", 1e-3, 1e-3, 1e-3, low=0.0),
+        Param("rtol", "float", 1e-6, 1e-6, 1e-6, low=0.0, help="eigenvalues above rtol*max|λ| count as positive"),
+    ],
+    "1-2-error-surface": _common() + _image_data() + [
+        Param("epochs", "int", 3, 30, 20, low=1),
+        Param("batch_size", "int", 64, 64, 128, low=1),
+        Param("learning_rate", "float", 1e-3, 1e-3, 1e-3, low=1e-12),
+        Param("hidden", "int_list", [16], [32], [64], low=1),
+        Param("sigmas", "float_list", [0.0, 0.01, 0.1], [0.0, 0.003, 0.01, 0.03, 0.1, 0.3],
+              [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3], low=0.0),
+        Param("noise_samples", "int", 2, 10, 20, low=1),
+        Param("grid", "int", 5, 21, 31, low=3, help="points per axis of the 1-D and 2-D surfaces"),
+        Param("span", "float", 1.0, 1.0, 1.0, low=1e-6, help="the surfaces cover [-span, span] along each direction"),
+    ],
+    "1-3-random-labels": _common() + _image_data(quick_n=(500, None)) + [
+        Param("epochs", "int", 3, 100, 100, low=1),
+        Param("batch_size", "int", 64, 64, 128, low=1),
+        Param("learning_rate", "float", 1e-3, 1e-3, 1e-4, low=1e-12),
+        Param("corruption_fractions", "float_list", [0.0, 1.0], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+              [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], low=0.0, high=1.0),
+        Param("sweep_epochs", "int", 3, 100, 100, low=1, help="epoch budget per corruption fraction"),
+        Param("fit_threshold", "float", 0.95, 0.95, 0.95, low=0.0, high=1.0,
+              help="training accuracy that counts as having fitted the labels"),
+    ],
+    "1-3-parameters": _common() + _image_data(full="cifar10") + [
+        Param("widths", "int_list", [4, 16], [2, 4, 8, 16, 32, 64, 128, 256],
+              list(range(100, 2001, 100)), low=1, help="the width n of the model family"),
+        Param("epochs", "int", 2, 40, 30, low=1),
+        Param("batch_size", "int", 64, 64, 128, low=1),
+        Param("learning_rate", "float", 1e-3, 1e-3, 1e-3, low=1e-12),
+    ],
+    "1-3-flatness": _common() + _image_data() + [
+        Param("epochs", "int", 2, 30, 20, low=1),
+        Param("learning_rate", "float", 1e-3, 1e-3, 1e-4, low=1e-12),
+        Param("pair_batch_sizes", "int_list", [16, 256], [64, 1024], [64, 1024], low=1),
+        Param("learning_rate_pair", "float_list", [], [], [1e-3, 1e-2], low=1e-12,
+              help="a second interpolated pair that differs in learning rate; [] skips it"),
+        Param("batch_sizes", "int_list", [32, 256], [32, 64, 128, 512, 1024, 2048, 4096],
+              [32, 64, 128, 512, 1024, 2048, 4096], low=1),
+        Param("alpha_points", "int", 7, 31, 61, low=4, help="points on the α grid from -1 to 2"),
+        Param("sharpness_epsilon", "float", 1e-3, 1e-3, 1e-3, low=0.0),
+        Param("sharpness_points", "int", 100, 1000, 5000, low=1, help="training points the sharpness is measured on"),
+        Param("sensitivity_points", "int", 100, 500, 2000, low=1, help="test points the sensitivity is measured on"),
+    ],
+}
+for _spec in SPECS.values():
+    _spec.insert(0, Param("profile", "str", optional=True, choices=PROFILES,
+                          help="smoke | quick | full; None: $HWUTILS_PROFILE, else full"))
+
+
+def names(stem: str) -> list[str]:
+    return [p.name for p in spec(stem)]
+
+
+def spec(stem: str) -> list[Param]:
+    if stem not in SPECS:
+        raise ParameterError(f"unknown notebook {stem!r}; known: {', '.join(SPECS)}")
+    return SPECS[stem]
+
+
+def _check(p: Param, value: Any) -> Any:
+    """Return value coerced to p's kind, or raise ParameterError saying what is wrong."""
+    if value is None:
+        if p.optional:
+            return None
+        raise ParameterError(f"parameter {p.name!r} needs a value ({p.kind})")
+    if p.kind.endswith("_list"):
+        item_kind = p.kind[:-5]
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, list):
+            raise ParameterError(f"parameter {p.name!r} must be a list of {item_kind}s, got {value!r}")
+        item = Param(p.name, item_kind, low=p.low, high=p.high, choices=p.choices)
+        return [_check(item, v) for v in value]
+    if p.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ParameterError(f"parameter {p.name!r} must be an integer, got {value!r}")
+    elif p.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(f"parameter {p.name!r} must be a number, got {value!r}")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ParameterError(f"parameter {p.name!r} must be finite, got {value!r}")
+    elif p.kind == "str":
+        if not isinstance(value, str):
+            raise ParameterError(f"parameter {p.name!r} must be a string, got {value!r}")
+    elif p.kind == "bool":
+        if not isinstance(value, bool):
+            raise ParameterError(f"parameter {p.name!r} must be True or False, got {value!r}")
+    if p.choices and value not in p.choices:
+        raise ParameterError(f"parameter {p.name!r} = {value!r} is not one of {', '.join(map(repr, p.choices))}")
+    if p.low is not None and value < p.low:
+        raise ParameterError(f"parameter {p.name!r} = {value!r} is impossible: it must be ≥ {p.low}")
+    if p.high is not None and value > p.high:
+        raise ParameterError(f"parameter {p.name!r} = {value!r} is impossible: it must be ≤ {p.high}")
+    return value
+
+
+def resolve(stem: str, given: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Resolved parameters of notebook `stem` from the explicitly given values (None = not given).
+
+    Raises ParameterError for a name that is not a parameter of this notebook, a wrong type or an
+    impossible value: before any work is done.
+    """
+    params = spec(stem)
+    known = {p.name: p for p in params}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        import difflib
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ParameterError(f"not a parameter of {stem}: {', '.join(hints)}. "
+                             f"Its parameters are: {', '.join(known)}")
+    env = os.environ if env is None else env
+    profile = given.get("profile") or env.get("HWUTILS_PROFILE") or "full"
+    profile = _check(known["profile"], profile)
+    resolved = {"profile": profile}
+    for p in params[1:]:
+        value = given.get(p.name)
+        resolved[p.name] = _check(p, p.default(profile) if value is None else value)
+    return resolved
+
+
+def injected_names(history: list[str]) -> dict[str, Any]:
+    """Names and literal values assigned by papermill's injected-parameters cell.
+
+    papermill only warns about names the notebook does not declare; reading the cell it injected
+    (its source starts with '# Parameters') lets setup() refuse them. The last such cell wins.
+    """
+    for source in reversed(history or []):
+        if source.lstrip().startswith("# Parameters"):
+            out = {}
+            for node in ast.parse(source).body:
+                if isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            try:
+                                out[target.id] = ast.literal_eval(node.value)
+                            except ValueError:
+                                out[target.id] = None
+            return out
+    return {}

@@ -1,0 +1,160 @@
+"""One notebook run: resolved parameters, seeding, stage timings, results.json and Findings."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import random
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import params as params_mod
+from .paths import build_dir
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed, same results on CPU: Python, NumPy and TensorFlow seeds, deterministic ops."""
+    import keras
+    import tensorflow as tf
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def versions() -> dict[str, str]:
+    import keras
+    import matplotlib
+    import scipy
+    import sklearn
+    import tensorflow as tf
+
+    from . import __version__
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+            "matplotlib": matplotlib.__version__, "hwutils": __version__}
+
+
+def device() -> str:
+    import tensorflow as tf
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return "GPU: " + ", ".join(g.name for g in gpus)
+    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def to_jsonable(value: Any) -> Any:
+    """numpy scalars and arrays to Python; NaN and inf to None so results.json stays valid JSON."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+class Run:
+    """What one execution of a notebook knows about itself, and writes at the end."""
+
+    def __init__(self, stem: str, params: dict[str, Any]):
+        self.stem = stem
+        self.params = params
+        self.profile = params["profile"]
+        self.seed = params["seed"]
+        self.out_dir = Path(params["out_dir"]) if params.get("out_dir") else build_dir(stem)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.stages: dict[str, float] = {}
+        self.findings: list[str] = []
+        self.figures: list[str] = []
+        self._start = time.perf_counter()
+
+    def __getattr__(self, name: str) -> Any:
+        # P.epochs instead of P.params["epochs"]: notebooks read like the report.
+        params = self.__dict__.get("params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(name)
+
+    @contextmanager
+    def stage(self, name: str):
+        """Time a stage of the notebook; the wall time per stage goes into results.json."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - start
+
+    def save(self, **metrics: Any) -> Path:
+        """Write results.json: parameters, profile, seed, dataset, versions, timings, metrics."""
+        payload = {
+            "notebook": self.stem,
+            "profile": self.profile,
+            "seed": self.seed,
+            "dataset": self.params.get("dataset"),
+            "params": self.params,
+            "versions": versions(),
+            "device": device(),
+            "wall_time": {"stages": self.stages, "total": time.perf_counter() - self._start},
+            "figures": self.figures,
+            "findings": self.findings,
+            **metrics,
+        }
+        path = self.out_dir / "results.json"
+        path.write_text(json.dumps(to_jsonable(payload), indent=1, allow_nan=False))
+        self.results = payload
+        return path
+
+    def report_findings(self, lines: list[str]) -> None:
+        """Show Findings (computed by the caller from results) and keep them for results.json."""
+        self.findings = list(lines)
+        text = "\n".join(f"- {line}" for line in lines)
+        try:
+            from IPython.display import Markdown, display
+            display(Markdown("**Findings**\n\n" + text))
+        except ImportError:  # plain Python
+            print("Findings\n" + text)
+        if hasattr(self, "results"):
+            self.save(**{k: v for k, v in self.results.items() if k not in _RUN_KEYS})
+
+
+_RUN_KEYS = {"notebook", "profile", "seed", "dataset", "params", "versions", "device", "wall_time",
+             "figures", "findings"}
+
+
+def setup(stem: str, namespace: dict[str, Any] | None = None, **given: Any) -> Run:
+    """Resolve and validate a notebook's parameters, seed everything, make its output folder.
+
+    In a notebook: `P = hwutils.setup("1-1-simulate-function", globals())`. Names that papermill
+    injected but the notebook does not declare are refused here, before any work.
+    """
+    declared = params_mod.names(stem)
+    values = dict(given)
+    if namespace is not None:
+        for name in declared:
+            if name in namespace and name not in values:
+                values[name] = namespace[name]
+        history = namespace.get("In") if isinstance(namespace.get("In"), list) else []
+        for name, value in params_mod.injected_names(history).items():
+            values.setdefault(name, value)
+    resolved = params_mod.resolve(stem, values)
+    run = Run(stem, resolved)
+    seed_everything(run.seed)
+    from .plots import use_style
+    use_style()
+    return run
