@@ -67,13 +67,21 @@ class Ensemble:
             h = keras.activations.softmax(h)
         return h
 
-    def _member_losses(self, x, y):
-        """Each member's mean loss on (x, y): shape [M]."""
+    def _per_sample_losses(self, x, y):
+        """Each member's loss on each sample: [M, B]."""
         out = self._forward(x)
         if self.loss_name == "mse":
-            return tf.reduce_mean(tf.square(out - tf.cast(y, out.dtype)[None]), axis=[1, 2])
+            return tf.reduce_mean(tf.square(out - tf.cast(y, out.dtype)[None]), axis=2)
         labels = tf.broadcast_to(tf.cast(y, tf.int64)[None], tf.shape(out)[:2])
-        return tf.reduce_mean(keras.ops.sparse_categorical_crossentropy(labels, out), axis=1)
+        return keras.ops.sparse_categorical_crossentropy(labels, out)
+
+    def _member_losses(self, x, y, weights=None):
+        """Each member's mean loss on (x, y): [M]. `weights` [B] (summing to one) replace the plain
+        mean where a padded batch carries dummy samples."""
+        per_sample = self._per_sample_losses(x, y)
+        if weights is None:
+            return tf.reduce_mean(per_sample, axis=1)
+        return tf.reduce_sum(per_sample * weights[None], axis=1)
 
     def _member_grad_sq(self, grads):
         """Per-member squared gradient norms from stacked gradients: [M]."""
@@ -95,30 +103,40 @@ class Ensemble:
         if key in self._compiled:
             return self._compiled[key]
 
-        @tf.function(reduce_retracing=True)
-        def run(x, y, order, batch_size):
-            n = tf.shape(order)[1]
-            steps = (n + batch_size - 1) // batch_size
-            epochs = tf.shape(order)[0]
-            epoch_loss = tf.TensorArray(self.dtype, size=epochs)
-            step_loss = tf.TensorArray(self.dtype, size=epochs * steps if record_steps else 0, dynamic_size=False)
-            step_gn = tf.TensorArray(self.dtype, size=epochs * steps if record_steps else 0, dynamic_size=False)
+        # XLA-compiled: one fused program for many epochs. Shapes must be static, so every batch
+        # has batch_size slots; the last batch of an epoch is padded and its dummy slots get
+        # zero weight, which gives exactly Keras's smaller last batch.
+        @tf.function(jit_compile=True, reduce_retracing=True)
+        def run(x, y, order, n, batch_size):
+            epochs, steps = tf.shape(order)[0], tf.shape(order)[1] // batch_size
+            batches = tf.reshape(order, [epochs, steps, batch_size])
+            slots = tf.range(batch_size)
+            shape = tf.TensorShape([self.members])
+            epoch_loss = tf.TensorArray(self.dtype, size=epochs, element_shape=shape)
+            step_loss = tf.TensorArray(self.dtype, size=epochs * steps if record_steps else 1, element_shape=shape)
+            step_gn = tf.TensorArray(self.dtype, size=epochs * steps if record_steps else 1, element_shape=shape)
             for e in tf.range(epochs):
+                running = tf.zeros([self.members], self.dtype)
                 for s in tf.range(steps):
-                    idx = order[e, s * batch_size: tf.minimum((s + 1) * batch_size, n)]
+                    idx = batches[e, s]
+                    valid = tf.cast(s * batch_size + slots < n, self.dtype)
+                    weights = valid / tf.reduce_sum(valid)
                     xb, yb = tf.gather(x, idx), tf.gather(y, idx)
                     with tf.GradientTape() as tape:
-                        losses = self._member_losses(xb, yb)
+                        losses = self._member_losses(xb, yb, weights)
                         total = tf.reduce_sum(tf.where(self.active, losses, tf.zeros_like(losses)))
                     grads = tape.gradient(total, self.variables)
                     if record_steps:
                         step_loss = step_loss.write(e * steps + s, losses)
                         step_gn = step_gn.write(e * steps + s, tf.sqrt(self._member_grad_sq(grads)))
                     self._masked_apply(grads, self.optimizer)
-                epoch_loss = epoch_loss.write(e, self._member_losses(x, y))
+                    # Keras's epoch loss: the sample-weighted mean of the batch losses seen.
+                    running += losses * tf.reduce_sum(valid) / tf.cast(n, self.dtype)
+                epoch_loss = epoch_loss.write(e, running)
             if record_steps:
                 return epoch_loss.stack(), step_loss.stack(), step_gn.stack()
-            return epoch_loss.stack(), tf.zeros([0, self.members], self.dtype), tf.zeros([0, self.members], self.dtype)
+            empty = tf.zeros([0, self.members], self.dtype)
+            return epoch_loss.stack(), empty, empty
 
         self._compiled[key] = run
         return run
@@ -129,8 +147,9 @@ class Ensemble:
         """Train every member for `epochs` epochs on the same batches: epoch e visits the points in
         the order np.random.default_rng(shuffle_seed)'s e-th permutation, in batches of batch_size
         (the last one smaller, as in Keras).
+        With record_every, "snapshot_metrics" holds each snapshot's full-data metrics() too.
 
-        Returns {"loss": [epochs, M] full-data loss after each epoch, "snapshots": [(epoch, [M, P])]
+        Returns {"loss": [epochs, M] each epoch's mean batch loss (what Keras's History reports), "snapshots": [(epoch, [M, P])]
         every `record_every` epochs (epoch 0 included), "step_loss"/"step_grad_norm": [steps, M]
         batch loss and batch gradient norm before every step when record_steps, "diverged": [M]}.
         """
@@ -141,14 +160,22 @@ class Ensemble:
         run = self._train_fn(record_steps)
         chunk = record_every or epochs_per_call or max(1, min(epochs, 200))
         progress = Progress(math.ceil(epochs / chunk), label, enabled=verbose)
-        out = {"loss": [], "snapshots": [], "step_loss": [], "step_grad_norm": []}
-        if record_every:
+        out = {"loss": [], "snapshots": [], "snapshot_metrics": [], "step_loss": [], "step_grad_norm": []}
+
+        def snapshot():
             out["snapshots"].append((self.epochs_done, self.flat_weights()))
+            out["snapshot_metrics"].append(self.metrics(x, y))
+
+        if record_every:
+            snapshot()
         done, calls = 0, 0
         while done < epochs:
             e = min(chunk, epochs - done)
-            order = np.stack([rng.permutation(n) for _ in range(e)]).astype(np.int32)
-            epoch_loss, step_loss, step_gn = run(x, y, tf.constant(order), tf.constant(batch_size))
+            steps = -(-n // batch_size)
+            order = np.zeros((e, steps * batch_size), dtype=np.int32)  # padded with index 0
+            for i in range(e):
+                order[i, :n] = rng.permutation(n)
+            epoch_loss, step_loss, step_gn = run(x, y, tf.constant(order), tf.constant(n), batch_size)
             epoch_loss = epoch_loss.numpy()
             out["loss"].append(epoch_loss)
             if record_steps:
@@ -158,7 +185,7 @@ class Ensemble:
             self.epochs_done += e
             self._check_divergence(epoch_loss[-1])
             if record_every:
-                out["snapshots"].append((self.epochs_done, self.flat_weights()))
+                snapshot()
             calls += 1
             finite = epoch_loss[-1][np.isfinite(epoch_loss[-1])]
             progress.update(calls, f"epoch {self.epochs_done}, median loss {np.median(finite) if finite.size else float('nan'):.3g}")
@@ -192,7 +219,7 @@ class Ensemble:
         tol_t = tf.constant(tol, self.dtype)
         steps_taken = tf.Variable(tf.zeros(self.members, tf.int32), trainable=False)
 
-        @tf.function
+        @tf.function(jit_compile=True)
         def run(k):
             for _ in tf.range(k):
                 with tf.GradientTape() as outer:
@@ -226,6 +253,16 @@ class Ensemble:
     # ------------------------------------------------------------ measures
     def losses(self, x, y) -> np.ndarray:
         return self._member_losses(tf.convert_to_tensor(np.asarray(x), self.dtype), self._labels(y)).numpy()
+
+    def metrics(self, x, y) -> dict:
+        """Every member's full-data loss, and accuracy for classifiers: {"loss": [M], "accuracy": [M]}."""
+        x = tf.convert_to_tensor(np.asarray(x), self.dtype)
+        y = self._labels(y)
+        out = {"loss": self._member_losses(x, y).numpy()}
+        if self.loss_name != "mse":
+            pred = tf.argmax(self._forward(x), axis=-1)
+            out["accuracy"] = tf.reduce_mean(tf.cast(pred == y[None], tf.float64), axis=1).numpy()
+        return out
 
     def _labels(self, y):
         return tf.convert_to_tensor(np.asarray(y), dtype=self.dtype if self.loss_name == "mse" else tf.int64)

@@ -101,7 +101,7 @@ class Objective:
 
     def set_flat(self, theta: np.ndarray) -> None:
         for var, value in zip(self.vars, unflatten(theta, self.vars)):
-            var.assign(value.astype(var.dtype.as_numpy_dtype))
+            var.assign(value.astype(np.dtype(var.dtype)))
 
     # ------------------------------------------------------------ data sums
     def _mean(self, fn, x, y, *extra, chunk_size=None):

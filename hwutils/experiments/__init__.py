@@ -1,0 +1,1 @@
+"""One module per notebook: what it computes, plots and concludes. The notebooks stay thin."""
