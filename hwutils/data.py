@@ -49,14 +49,18 @@ class MalformedDataFile(ValueError):
     """A data file exists but is truncated or not in the expected format."""
 
 
+def default_roots() -> list[Path]:
+    """The repo's data/, Keras's cache, and where Debian's dataset packages install."""
+    return [DATA, Path.home() / ".keras" / "datasets", Path("/usr/share/datasets")]
+
+
 def search_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
     roots = []
     if data_dir is not None:
         roots.append(Path(data_dir))
     if os.environ.get("HWUTILS_DATA"):
         roots.append(Path(os.environ["HWUTILS_DATA"]))
-    roots += [DATA, Path.home() / ".keras" / "datasets", Path("/usr/share/datasets")]
-    return roots
+    return roots + default_roots()
 
 
 # ---------------------------------------------------------------- formats

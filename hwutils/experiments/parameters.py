@@ -50,5 +50,6 @@ def findings(results) -> list[str]:
     return [f"Best test accuracy: width {best['width']} ({best['params']} parameters) with {best['test_accuracy']:.1%}.",
             f"Generalisation gap (test − train loss) from {fmt(gap[0])} at {ms[0]['params']} parameters to "
             f"{fmt(gap[-1])} at {ms[-1]['params']}; Spearman(parameters, gap) = {fmt(rho, 2)}: the report's claim "
-            f"(more parameters, larger gap) " + ("held" if rho > 0 else "did not hold") + " in this run.",
+            f"(more parameters, larger gap) " + ("could not be tested (too few models)" if not np.isfinite(rho)
+                                                 else "held" if rho > 0 else "did not hold") + " in this run.",
             f"Training accuracy of the largest model: {ms[-1]['train_accuracy']:.1%}; test {ms[-1]['test_accuracy']:.1%}."]

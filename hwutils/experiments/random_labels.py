@@ -91,9 +91,10 @@ def findings(results) -> list[str]:
     sweep = results["corruption"]
     if sweep:
         rho = spearman([s["fraction"] for s in sweep], [s["test_accuracy"] for s in sweep])
+        fell = rho < 0 if np.isfinite(rho) else sweep[-1]["test_accuracy"] < sweep[0]["test_accuracy"]
         lines.append(f"Corruption sweep: test accuracy went from {sweep[0]['test_accuracy']:.1%} at fraction "
                      f"{sweep[0]['fraction']:g} to {sweep[-1]['test_accuracy']:.1%} at {sweep[-1]['fraction']:g} "
-                     f"(Spearman {fmt(rho, 2)}): it " + ("fell" if rho < 0 else "did not fall") +
+                     f"(Spearman {fmt(rho, 2)}): it " + ("fell" if fell else "did not fall") +
                      " as more labels were corrupted.")
         fit_true = next((s["epochs_to_fit"] for s in sweep if s["fraction"] == 0.0), None)
         fit_rand = next((s["epochs_to_fit"] for s in sweep if s["fraction"] == 1.0), None)

@@ -1,0 +1,55 @@
+"""Notebook parameters: profiles, explicit values winning, validation before any work."""
+import pytest
+
+from hwutils import params
+from hwutils.params import ParameterError, resolve
+
+
+def test_every_notebook_resolves_under_every_profile():
+    for stem in params.SPECS:
+        for profile in params.PROFILES:
+            resolved = resolve(stem, {"profile": profile}, env={})
+            assert resolved["profile"] == profile and set(resolved) == set(params.names(stem))
+
+
+def test_profile_from_environment_else_full():
+    assert resolve("1-1-simulate-function", {}, env={"HWUTILS_PROFILE": "quick"})["epochs"] == 3000
+    assert resolve("1-1-simulate-function", {}, env={})["profile"] == "full"
+    assert resolve("1-1-simulate-function", {"profile": "smoke"}, env={"HWUTILS_PROFILE": "quick"})["profile"] == "smoke"
+
+
+def test_explicit_value_wins_over_profile():
+    r = resolve("1-3-flatness", {"epochs": 5, "profile": "quick"}, env={})
+    assert r["epochs"] == 5 and r["learning_rate"] == 1e-3
+    assert resolve("1-1-simulate-function", {"learning_rate": 1}, env={})["learning_rate"] == 1.0
+
+
+@pytest.mark.parametrize("given,message", [
+    ({"epochs": 0}, "'epochs' = 0 is impossible"),
+    ({"batch_size": -3}, "'batch_size' = -3 is impossible"),
+    ({"epochs": "5"}, "'epochs' must be an integer"),
+    ({"epochs": 2.5}, "'epochs' must be an integer"),
+    ({"target": "foo"}, "'target' = 'foo' is not one of"),
+    ({"profile": "fast"}, "'profile' = 'fast' is not one of"),
+    ({"epoch": 5}, "not a parameter of 1-1-simulate-function: 'epoch' \\(did you mean 'epochs'\\?\\)"),
+    ({"learning_rate": float("nan")}, "must be finite"),
+])
+def test_validation_errors_name_the_problem(given, message):
+    with pytest.raises(ParameterError, match=message):
+        resolve("1-1-simulate-function", given, env={})
+
+
+def test_dataset_and_list_validation():
+    with pytest.raises(ParameterError, match="'dataset' = 'svhn'"):
+        resolve("1-1-actual-tasks", {"dataset": "svhn"}, env={})
+    with pytest.raises(ParameterError, match="must be ≤ 1.0"):
+        resolve("1-3-random-labels", {"corruption_fractions": [0.0, 1.5]}, env={})
+    with pytest.raises(ParameterError, match="must be a list"):
+        resolve("1-3-parameters", {"widths": 5}, env={})
+    assert resolve("1-3-random-labels", {"corruption_fractions": []}, env={})["corruption_fractions"] == []
+
+
+def test_injected_parameters_cell_is_read():
+    history = ["", "profile = None\nepochs = None", "# Parameters\nepoch = 5\ntarget = \"xcosx\"\n", "x = 1"]
+    assert params.injected_names(history) == {"epoch": 5, "target": "xcosx"}
+    assert params.injected_names(["epochs = 3"]) == {}
