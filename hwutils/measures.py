@@ -5,23 +5,37 @@ Definitions are those of the design document: θ is every trainable weight flatt
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
 from .objective import Objective, chunks
 
 MAX_EXACT_PARAMS = 5000
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def objective(model, loss=None, chunk_size: int = 1024) -> Objective:
+    """The model's Objective, reused across calls: tracing the compiled loss, gradient and
+    Hessian functions costs seconds, evaluating them afterwards milliseconds."""
+    effective = model.loss if loss is None else loss
+    key = (effective if isinstance(effective, str) else id(effective), int(chunk_size))
+    per_model = _CACHE.setdefault(model, {})
+    if key not in per_model:
+        per_model[key] = Objective(model, loss, chunk_size)
+    return per_model[key]
 
 
 def gradient_norm(model, x, y, loss=None, chunk_size: int = 1024) -> float:
     """‖∇θ L‖₂ over all samples."""
-    _, grad = Objective(model, loss, chunk_size).loss_and_gradient(x, y)
+    _, grad = objective(model, loss, chunk_size).loss_and_gradient(x, y)
     return float(np.linalg.norm(grad))
 
 
 def hessian(model, x, y, loss=None, chunk_size: int = 1024, max_params: int = MAX_EXACT_PARAMS) -> np.ndarray:
     """The exact Hessian ∇²θ L, float64 and symmetric, shape (P, P)."""
-    obj = Objective(model, loss, chunk_size)
+    obj = objective(model, loss, chunk_size)
     if obj.n_params > max_params:
         raise ValueError(f"the model has {obj.n_params} parameters, above the exact-Hessian limit {max_params} "
                          f"(a {obj.n_params}² matrix); use the matrix-free hvp, top_eigenvalues, hessian_trace "
@@ -55,12 +69,12 @@ def minimal_ratio(model, x, y, rtol: float = 1e-6, loss=None) -> float:
 
 def hvp(model, x, y, v, loss=None, chunk_size: int = 1024) -> np.ndarray:
     """Hessian-vector product H v without forming H (double backpropagation)."""
-    return Objective(model, loss, chunk_size).hvp(x, y, np.asarray(v, dtype=np.float64))
+    return objective(model, loss, chunk_size).hvp(x, y, np.asarray(v, dtype=np.float64))
 
 
 def _operator(model, x, y, loss, chunk_size):
     from scipy.sparse.linalg import LinearOperator
-    obj = Objective(model, loss, chunk_size)
+    obj = objective(model, loss, chunk_size)
     return LinearOperator((obj.n_params, obj.n_params), matvec=lambda v: obj.hvp(x, y, np.ravel(v)),
                           dtype=np.float64), obj.n_params
 
@@ -80,7 +94,7 @@ def top_eigenvalues(model, x, y, k: int = 1, loss=None, tol: float = 1e-6, seed:
 
 def hessian_trace(model, x, y, samples: int = 100, seed: int = 0, loss=None, chunk_size: int = 1024) -> float:
     """Hutchinson's estimator: the mean of vᵀHv over Rademacher vectors v."""
-    obj = Objective(model, loss, chunk_size)
+    obj = objective(model, loss, chunk_size)
     rng = np.random.default_rng(seed)
     estimates = []
     for _ in range(samples):
@@ -109,7 +123,7 @@ def lanczos(matvec, p: int, steps: int, v0: np.ndarray):
 def spectral_density(model, x, y, steps: int = 30, vectors: int = 5, seed: int = 0, loss=None,
                      chunk_size: int = 1024):
     """Stochastic Lanczos quadrature: nodes and weights (summing to one) of the eigenvalue density."""
-    obj = Objective(model, loss, chunk_size)
+    obj = objective(model, loss, chunk_size)
     rng = np.random.default_rng(seed)
     nodes, weights = [], []
     for _ in range(vectors):
@@ -152,7 +166,7 @@ def sharpness(model, x, y, epsilon: float = 1e-3, subspace_dim: int | None = Non
     from scipy.optimize import minimize
     if epsilon < 0:
         raise ValueError(f"epsilon must be ≥ 0, got {epsilon}")
-    obj = Objective(model, loss, chunk_size)
+    obj = objective(model, loss, chunk_size)
     theta = obj.get_flat()
     rng = np.random.default_rng(seed)
     if subspace_dim is None:

@@ -64,17 +64,14 @@ class Objective:
         def flat(grads):
             return tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
 
-        @tf.function(reduce_retracing=True)
         def loss_fn_c(x, y):
             return batch_loss(x, y)
 
-        @tf.function(reduce_retracing=True)
         def grad_fn(x, y):
             with tf.GradientTape() as tape:
                 value = batch_loss(x, y)
             return value, flat(tape.gradient(value, self.vars))
 
-        @tf.function(reduce_retracing=True)
         def hvp_fn(x, y, v):
             with tf.GradientTape() as outer:
                 with tf.GradientTape() as inner:
@@ -83,7 +80,6 @@ class Objective:
                 gv = tf.reduce_sum(g * tf.stop_gradient(v))
             return flat(outer.gradient(gv, self.vars))
 
-        @tf.function(reduce_retracing=True)
         def hessian_rows_fn(x, y, rows):
             # Rows `rows` of the Hessian: the Jacobian of those gradient entries, vectorised (pfor).
             with tf.GradientTape() as outer:
@@ -93,7 +89,18 @@ class Objective:
             jac = outer.jacobian(g, self.vars, experimental_use_pfor=True)
             return tf.concat([tf.reshape(j, [tf.shape(rows)[0], -1]) for j in jac], 1)
 
-        self._loss, self._grad, self._hvp, self._rows = loss_fn_c, grad_fn, hvp_fn, hessian_rows_fn
+        self._python = {"loss": loss_fn_c, "grad": grad_fn, "hvp": hvp_fn, "rows": hessian_rows_fn}
+        self._traced = {}
+
+    def _compiled(self, name, x, y, *extra):
+        """The tf.function of `name`, traced once for any number of samples: the batch dimension
+        of its signature is None, so chunks of different sizes reuse one trace."""
+        key = (name, x.dtype.name, y.dtype.name, x.shape[1:], y.shape[1:])
+        if key not in self._traced:
+            specs = [tf.TensorSpec([None, *x.shape[1:]], x.dtype), tf.TensorSpec([None, *y.shape[1:]], y.dtype)]
+            specs += [tf.TensorSpec(e.shape, e.dtype) for e in extra]
+            self._traced[key] = tf.function(self._python[name], input_signature=specs)
+        return self._traced[key]
 
     # ------------------------------------------------------------ weights
     def get_flat(self) -> np.ndarray:
@@ -104,9 +111,11 @@ class Objective:
             var.assign(value.astype(np.dtype(var.dtype)))
 
     # ------------------------------------------------------------ data sums
-    def _mean(self, fn, x, y, *extra, chunk_size=None):
+    def _mean(self, name, x, y, *extra, chunk_size=None):
         n = len(x)
         total = None
+        x, y = np.asarray(x), np.asarray(y)
+        fn = self._compiled(name, x, y, *extra)
         for a, b in chunks(n, chunk_size or self.chunk_size):
             out = fn(tf.convert_to_tensor(x[a:b]), tf.convert_to_tensor(y[a:b]), *extra)
             out = [np.asarray(o, dtype=np.float64) for o in (out if isinstance(out, (tuple, list)) else [out])]
@@ -115,25 +124,25 @@ class Objective:
         return total
 
     def loss(self, x, y) -> float:
-        return float(self._mean(self._loss, x, y)[0])
+        return float(self._mean("loss", x, y)[0])
 
     def loss_and_gradient(self, x, y):
-        value, grad = self._mean(self._grad, x, y)
+        value, grad = self._mean("grad", x, y)
         return float(value), grad
 
     def hvp(self, x, y, v) -> np.ndarray:
-        return self._mean(self._hvp, x, y, tf.constant(np.asarray(v), dtype=self.dtype))[0]
+        return self._mean("hvp", x, y, tf.constant(np.asarray(v), dtype=self.dtype))[0]
 
     def hessian(self, x, y, row_block: int | None = None, budget: float = 4e6) -> np.ndarray:
         """The exact Hessian. Rows come in blocks and data in chunks sized so that a block's
         vectorised Jacobian touches about `budget` (rows x samples) at once: bounded memory."""
         p = self.n_params
-        row_block = row_block or min(p, 256)
+        row_block = row_block or min(p, 512)
         data_chunk = int(max(1, min(self.chunk_size, budget // row_block)))
         h = np.zeros((p, p))
         for r0 in range(0, p, row_block):
             rows = np.minimum(np.arange(r0, r0 + row_block), p - 1).astype(np.int32)
-            block = self._mean(self._rows, x, y, tf.constant(rows), chunk_size=data_chunk)[0]
+            block = self._mean("rows", x, y, tf.constant(rows), chunk_size=data_chunk)[0]
             take = min(row_block, p - r0)
             h[r0:r0 + take] = block[:take]
         return 0.5 * (h + h.T)

@@ -1,0 +1,133 @@
+"""Tiny-network engine against a straightforward per-model Keras fit, on the same work, in one run.
+
+    python benchmarks/tiny_nets.py [--members 100] [--epochs 50] [--baseline-models N]
+
+(a) `members` copies of the report's 461-parameter deep model, `epochs` epochs on 5000 points at
+    batch 128: one Keras fit per model against one stacked ensemble. Target ≥ 40×.
+(b) the three 1-1 architectures, one model each, the same epochs. Target ≥ 5×.
+(c) exact Hessians of `members` members on 1000 points: one tape.jacobian per exported member
+    against Ensemble.hessians. Target ≥ 20×, peak RSS ≤ 4 GB.
+Every measurement runs in a process of its own (time and peak RSS are its own). With
+--baseline-models N < members, the per-model baselines of (a) and (c) are timed on N models and
+scaled to `members`, and the output says so.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Timer, isolated  # noqa: E402
+
+DEEP = [1, 5, 10, 10, 10, 10, 5, 1]
+
+
+def data(n):
+    x = np.linspace(0, 1, n + 1)[1:, None].astype("float32")
+    return x, np.sinc(5 * x).astype("float32")
+
+
+def keras_fits(architectures, epochs, n):
+    import keras
+    from hwutils.models import dense_chain
+    x, y = data(n)
+    finals = []
+    with Timer() as t:
+        for i, widths in enumerate(architectures):
+            keras.utils.set_random_seed(i)
+            model = dense_chain(widths)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+            finals.append(model.fit(x, y, epochs=epochs, batch_size=128, verbose=0).history["loss"][-1])
+    return {"seconds": t.seconds, "final_losses": finals}
+
+
+def engine_fits(architectures, epochs, n):
+    from hwutils.ensemble import Ensemble
+    x, y = data(n)
+    groups = {}
+    for widths in architectures:
+        groups.setdefault(tuple(widths), 0)
+        groups[tuple(widths)] += 1
+    finals = []
+    with Timer() as t:
+        for i, (widths, members) in enumerate(groups.items()):
+            ens = Ensemble(list(widths), members, seed=i)
+            finals += list(ens.fit(x, y, epochs, 128, shuffle_seed=i, verbose=False)["loss"][-1])
+    return {"seconds": t.seconds, "final_losses": finals}
+
+
+def jacobian_hessians(members, n):
+    import tensorflow as tf
+    from hwutils.ensemble import Ensemble
+    x, y = data(n)
+    ens = Ensemble(DEEP, members, seed=0)
+    models = [ens.member(m) for m in range(members)]
+    with Timer() as t:
+        for model in models:
+            with tf.GradientTape() as outer:
+                with tf.GradientTape() as inner:
+                    loss = tf.reduce_mean(tf.square(model(x) - y))
+                grads = inner.gradient(loss, model.trainable_weights)
+                flat = tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
+            jac = outer.jacobian(flat, model.trainable_weights)
+            np.concatenate([j.numpy().reshape(len(flat), -1) for j in jac], axis=1)
+    return {"seconds": t.seconds}
+
+
+def engine_hessians(members, n):
+    from hwutils.ensemble import Ensemble
+    x, y = data(n)
+    ens = Ensemble(DEEP, members, seed=0)
+    with Timer() as t:
+        h = ens.hessians(x, y)
+    return {"seconds": t.seconds, "shape": list(h.shape)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--members", type=int, default=100)
+    ap.add_argument("--epochs", type=int, default=50)
+    ap.add_argument("--points", type=int, default=5000)
+    ap.add_argument("--hessian-points", type=int, default=1000)
+    ap.add_argument("--baseline-models", type=int, default=None,
+                    help="time the per-model baselines of (a) and (c) on this many models and scale up")
+    args = ap.parse_args()
+    from hwutils.models import REPORT_FUNCTION_MODELS
+    m, k = args.members, min(args.baseline_models or args.members, args.members)
+    scale = m / k
+    note = "" if k == m else f" (timed on {k} models, scaled ×{scale:g})"
+    rows = []
+
+    print(f"(a) {m} × deep 461-parameter model, {args.epochs} epochs, {args.points} points, batch 128", flush=True)
+    base = isolated(keras_fits, [DEEP] * k, args.epochs, args.points)
+    eng = isolated(engine_fits, [DEEP] * m, args.epochs, args.points)
+    rows.append(("a", base["seconds"] * scale, eng, base, note, 40))
+
+    print("(b) the three 1-1 architectures, one model each", flush=True)
+    archs = list(REPORT_FUNCTION_MODELS["sinc"].values())
+    base_b = isolated(keras_fits, archs, args.epochs, args.points)
+    eng_b = isolated(engine_fits, archs, args.epochs, args.points)
+    rows.append(("b", base_b["seconds"], eng_b, base_b, "", 5))
+
+    print(f"(c) exact Hessians of {m} members on {args.hessian_points} points", flush=True)
+    base_c = isolated(jacobian_hessians, k, args.hessian_points)
+    eng_c = isolated(engine_hessians, m, args.hessian_points)
+    rows.append(("c", base_c["seconds"] * scale, eng_c, base_c, note, 20))
+
+    print(f"\n{'case':<5}{'per-model (s)':>16}{'engine (s)':>12}{'ratio':>9}{'target':>8}"
+          f"{'peak RSS base/engine (MB)':>28}")
+    for case, base_s, eng, base, note_, target in rows:
+        ratio = base_s / eng["seconds"]
+        print(f"{case:<5}{base_s:>16.1f}{eng['seconds']:>12.2f}{ratio:>8.1f}×{'≥' + str(target) + '×':>8}"
+              f"{base['peak_rss_mb']:>14.0f} / {eng['peak_rss_mb']:.0f}{note_}")
+    for case, base, eng in (("a", base, eng), ("b", base_b, eng_b)):
+        mb, me = np.median(base["final_losses"]), np.median(eng["final_losses"])
+        print(f"({case}) median final loss: per-model {mb:.3g}, engine {me:.3g} (ratio {max(mb, me) / min(mb, me):.2f}, "
+              f"target ≤ 2)")
+
+
+if __name__ == "__main__":
+    main()
