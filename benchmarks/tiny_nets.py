@@ -119,12 +119,12 @@ def main():
 
     print(f"\n{'case':<5}{'per-model (s)':>16}{'engine (s)':>12}{'ratio':>9}{'target':>8}"
           f"{'peak RSS base/engine (MB)':>28}")
-    for case, base_s, eng, base, note_, target in rows:
-        ratio = base_s / eng["seconds"]
-        print(f"{case:<5}{base_s:>16.1f}{eng['seconds']:>12.2f}{ratio:>8.1f}×{'≥' + str(target) + '×':>8}"
-              f"{base['peak_rss_mb']:>14.0f} / {eng['peak_rss_mb']:.0f}{note_}")
-    for case, base, eng in (("a", base, eng), ("b", base_b, eng_b)):
-        mb, me = np.median(base["final_losses"]), np.median(eng["final_losses"])
+    for case, base_s, row_eng, row_base, note_, target in rows:
+        ratio = base_s / row_eng["seconds"]
+        print(f"{case:<5}{base_s:>16.1f}{row_eng['seconds']:>12.2f}{ratio:>8.1f}×{'≥' + str(target) + '×':>8}"
+              f"{row_base['peak_rss_mb']:>14.0f} / {row_eng['peak_rss_mb']:.0f}{note_}")
+    for case, row_base, row_eng in (("a", base, eng), ("b", base_b, eng_b)):
+        mb, me = np.median(row_base["final_losses"]), np.median(row_eng["final_losses"])
         print(f"({case}) median final loss: per-model {mb:.3g}, engine {me:.3g} (ratio {max(mb, me) / min(mb, me):.2f}, "
               f"target ≤ 2)")
 

@@ -278,39 +278,131 @@ class Ensemble:
         """Outputs of every member: [M, N, out]."""
         return self._forward(tf.convert_to_tensor(np.asarray(x), self.dtype)).numpy()
 
-    def hessians(self, x, y, row_block: int = 64, budget: float = 1e6) -> np.ndarray:
+    def hessians(self, x, y, row_block: int = 64, budget: float = 2.5e7) -> np.ndarray:
         """Every member's exact Hessian of its mean loss: [M, P, P], float64, symmetric.
 
-        The Hessian of Σ_m L_m is block-diagonal, so row j of every member's Hessian is the
-        gradient of Σ_m ∂L_m/∂θ_m[j] with respect to the stacked weights: P rows, not M·P.
-        Rows come in blocks and data in chunks of about budget / (rows·M) points, so peak memory
-        stays bounded whatever M and N are."""
-        x = np.asarray(x)
-        y = np.asarray(y)
+        ReLU members take the closed-form path (`_relu_hessian_chunk`): the Gauss-Newton term
+        JᵀQJ plus the second-order term of the network, which for a ReLU net lives only in the
+        blocks between two different layers — a few large matrix products instead of P
+        backward passes. Other activations use the general path: the Hessian of Σ_m L_m is
+        block-diagonal, so row j of every member's Hessian is the gradient of Σ_m ∂L_m/∂θ_m[j]
+        with respect to the stacked weights (P rows, not M·P), in blocks of `row_block` rows.
+        Data come in chunks of about `budget` / (M·P·outputs) points, so peak memory stays
+        bounded whatever M and N are.
+        """
+        x, y = np.asarray(x), np.asarray(y)
         p, m, n = self.n_params, self.members, len(x)
-        row_block = min(row_block, p)
-        chunk = int(max(1, min(n, budget // (row_block * m))))
-
-        @tf.function(reduce_retracing=True)
-        def rows_fn(xb, yb, rows):
-            with tf.GradientTape() as outer:
-                with tf.GradientTape() as inner:
-                    total = tf.reduce_sum(self._member_losses(xb, yb))
-                grads = inner.gradient(total, self.variables)
-                flat = tf.concat([tf.reshape(g, [m, -1]) for g in grads], axis=1)  # [M, P]
-                summed = tf.gather(tf.reduce_sum(flat, axis=0), rows)  # [R]
-            jac = outer.jacobian(summed, self.variables, experimental_use_pfor=True)
-            return tf.concat([tf.reshape(j, [tf.shape(rows)[0], m, -1]) for j in jac], axis=2)  # [R, M, P]
-
         h = np.zeros((m, p, p))
-        for r0 in range(0, p, row_block):
-            rows = np.minimum(np.arange(r0, r0 + row_block), p - 1).astype(np.int32)
-            take = min(row_block, p - r0)
+        if self.activation == "relu":
+            chunk = int(max(1, min(n, budget // (m * p * self.widths[-1]))))
             for a in range(0, n, chunk):
                 b = min(n, a + chunk)
-                block = rows_fn(tf.convert_to_tensor(x[a:b], self.dtype), self._labels(y[a:b]), tf.constant(rows))
-                h[:, r0:r0 + take, :] += (b - a) / n * np.transpose(block.numpy()[:take], (1, 0, 2))
+                h += self._relu_hessian_chunk(tf.convert_to_tensor(x[a:b], self.dtype), self._labels(y[a:b]), n)
+            return 0.5 * (h + np.transpose(h, (0, 2, 1)))
+        row_block = min(row_block, p)
+        chunk = int(max(1, min(n, 1e6 // (row_block * m))))
+        fn = self._hessian_rows_fn()
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            idx = np.arange(a, a + chunk) % n  # padded with real points of zero weight: one trace
+            weights = np.where(np.arange(a, a + chunk) < b, 1.0 / n, 0.0).astype(self.dtype)
+            xb = tf.convert_to_tensor(x[idx], self.dtype)
+            yb, wb = self._labels(y[idx]), tf.convert_to_tensor(weights)
+            for r0 in range(0, p, row_block):
+                rows = np.minimum(np.arange(r0, r0 + row_block), p - 1).astype(np.int32)
+                take = min(row_block, p - r0)
+                block = fn(xb, yb, wb, tf.constant(rows)).numpy()  # [R, M, P]
+                h[:, r0:r0 + take, :] += np.transpose(block[:take], (1, 0, 2))
         return 0.5 * (h + np.transpose(h, (0, 2, 1)))
+
+    def _relu_hessian_chunk(self, x, y, n_total: int) -> np.ndarray:
+        """This chunk's contribution to every member's Hessian of the mean loss over n_total points.
+
+        With z_l = a_{l-1}W_l + b_l, a_l = relu(z_l) and f = z_L, for one sample
+          ∇²ℓ = JᵀQJ + Σ_o ∂ℓ/∂f_o ∇²f_o,
+        J = ∂f/∂θ, Q = ∂²ℓ/∂f². A ReLU net is linear in each layer's weights given its activation
+        pattern, so ∇²f_o is zero within a layer; between layers l < k,
+          ∂²f_o/∂W_l[p,q]∂W_k[r,s] = a_{l-1}[p] · A_{k-1,l}[q,r] · δ_k[o,s],
+          ∂²f_o/∂b_l[q]∂W_k[r,s]   = A_{k-1,l}[q,r] · δ_k[o,s],
+        where δ_k = ∂f/∂z_k and A_{k-1,l} = ∂a_{k-1}/∂z_l; bias pairs with no W_k vanish.
+        Contracting with ∂ℓ/∂f gives e_k = ∂ℓ/∂z_k in place of δ_k.
+        """
+        m, L = self.members, len(self.kernels)
+        ws, bs = self.kernels, self.biases
+        a = [tf.broadcast_to(x[None], [m, *x.shape])]
+        masks = []
+        for l in range(L):
+            z = tf.matmul(a[-1], ws[l]) + bs[l][:, None, :]
+            if l < L - 1:
+                masks.append(tf.cast(z > 0, self.dtype))
+                a.append(tf.nn.relu(z))
+        out_dim = self.widths[-1]
+        scale = 1.0 / n_total
+        if self.loss_name == "mse":
+            g_out = 2.0 * scale / out_dim * (z - tf.cast(y, self.dtype)[None])  # ∂L/∂f [M, n, O]
+            q = None  # Q = 2/(n·O)·I
+        else:
+            prob = tf.nn.softmax(z)
+            g_out = scale * (prob - tf.one_hot(y, out_dim, dtype=self.dtype)[None])
+            q = scale * (tf.linalg.diag(prob) - prob[..., :, None] * prob[..., None, :])
+        nb = tf.shape(x)[0]
+        # δ_l = ∂f/∂z_l: [M, n, O, w_l], from δ_L = I backwards.
+        deltas = [None] * L
+        deltas[L - 1] = tf.broadcast_to(tf.eye(out_dim, dtype=self.dtype), [m, nb, out_dim, out_dim])
+        for l in range(L - 2, -1, -1):
+            deltas[l] = tf.einsum("mnow,mvw->mnov", deltas[l + 1], ws[l + 1]) * masks[l][:, :, None, :]
+        errors = [tf.einsum("mno,mnow->mnw", g_out, d) for d in deltas]  # e_l = ∂L/∂z_l
+        # Jacobian of the outputs, in the member's θ order (kernel C-order, then bias, layer by layer).
+        jac = []
+        for l in range(L):
+            jac.append(tf.reshape(a[l][:, :, None, :, None] * deltas[l][:, :, :, None, :], [m, nb, out_dim, -1]))
+            jac.append(deltas[l])
+        jac = tf.concat(jac, axis=3)  # [M, n, O, P]
+        if q is None:
+            h = (2.0 * scale / out_dim) * tf.einsum("mnop,mnoq->mpq", jac, jac)
+        else:
+            h = tf.einsum("mnop,mnor->mpr", jac, tf.einsum("mnoq,mnqp->mnop", q, jac))
+        h = h.numpy().astype(np.float64)
+        offsets, start = [], 0
+        for i in range(L):
+            k_size, b_size = self.widths[i] * self.widths[i + 1], self.widths[i + 1]
+            offsets.append((start, start + k_size, start + k_size + b_size))
+            start += k_size + b_size
+        for l in range(L - 1):
+            w_l = self.widths[l + 1]
+            acts = masks[l][:, :, :, None] * tf.eye(w_l, dtype=self.dtype)  # A_{l,l} = ∂a_l/∂z_l
+            for k in range(l + 1, L):
+                if k > l + 1:
+                    acts = tf.einsum("mnqr,mrs->mnqs", acts, ws[k - 1]) * masks[k - 1][:, :, None, :]
+                p_dim, r_dim, s_dim = self.widths[l], self.widths[k], self.widths[k + 1]
+                outer = tf.reshape(a[l][:, :, :, None] * errors[k][:, :, None, :], [m, nb, p_dim * s_dim])
+                ww = tf.einsum("mnx,mny->mxy", outer, tf.reshape(acts, [m, nb, w_l * r_dim]))
+                ww = tf.reshape(tf.transpose(tf.reshape(ww, [m, p_dim, s_dim, w_l, r_dim]), [0, 1, 3, 4, 2]),
+                                [m, p_dim * w_l, r_dim * s_dim]).numpy()
+                bw = tf.reshape(tf.einsum("mns,mnqr->mqrs", errors[k], acts), [m, w_l, r_dim * s_dim]).numpy()
+                k0, k1, _ = offsets[k]
+                l0, l1, l2 = offsets[l]
+                h[:, l0:l1, k0:k1] += ww
+                h[:, k0:k1, l0:l1] += np.transpose(ww, (0, 2, 1))
+                h[:, l1:l2, k0:k1] += bw
+                h[:, k0:k1, l1:l2] += np.transpose(bw, (0, 2, 1))
+        return h
+
+    def _hessian_rows_fn(self):
+        if "hessian_rows" not in self._compiled:
+            @tf.function
+            def rows_fn(xb, yb, wb, rows):
+                # wb weighs each sample (1/n, or 0 for padding): Σ_chunks gives the full mean's Hessian.
+                with tf.GradientTape() as outer:
+                    with tf.GradientTape() as inner:
+                        total = tf.reduce_sum(tf.reduce_sum(self._per_sample_losses(xb, yb) * wb[None], axis=1))
+                    grads = inner.gradient(total, self.variables)
+                    flat = tf.concat([tf.reshape(g, [self.members, -1]) for g in grads], axis=1)  # [M, P]
+                    summed = tf.gather(tf.reduce_sum(flat, axis=0), rows)  # [R]
+                jac = outer.jacobian(summed, self.variables, experimental_use_pfor=True)
+                return tf.concat([tf.reshape(j, [tf.shape(rows)[0], self.members, -1]) for j in jac], axis=2)
+            self._compiled["hessian_rows"] = rows_fn
+        return self._compiled["hessian_rows"]
 
     # ------------------------------------------------------------ weights and export
     def member_weights(self, m: int) -> list[np.ndarray]:

@@ -44,7 +44,10 @@ def _entry_html(entry, outcome, page_dir: Path) -> str:
         parts.append("<p><b>Findings</b></p><ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in results["findings"])
                      + "</ul>")
         for fig in results.get("figures", []):
-            parts.append(f'<img src="{html.escape((rel / fig).as_posix())}" alt="{html.escape(entry.id)}: {html.escape(fig)}">')
+            # A figure that fails to load says so on the page instead of showing a broken icon.
+            parts.append(f'<img src="{html.escape((rel / fig).as_posix())}" alt="{html.escape(entry.id)}: '
+                         f'{html.escape(fig)}" onerror="this.outerHTML=\'<p class=&quot;missing-figure&quot;>'
+                         f'figure missing: {html.escape(fig)}</p>\'">')
         params = results.get("params", {})
         rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
                        for k, v in params.items() if k != "out_dir")

@@ -49,18 +49,31 @@ def test_classifier_member_follows_its_solo_trajectory():
     assert acc == pytest.approx(ens.member(1).evaluate(x, y, verbose=0, return_dict=True)["accuracy"])
 
 
-def test_gradient_norms_and_hessians_agree_with_measures_of_exported_members():
+@pytest.mark.parametrize("activation", ["relu", "tanh"])  # closed-form path and general path
+def test_gradient_norms_and_hessians_agree_with_measures_of_exported_members(activation):
     x, y = sinc(60)
-    ens = Ensemble([1, 5, 4, 1], 3, seed=2)
-    ens.fit(x, y, epochs=3, batch_size=16, verbose=False)
+    ens = Ensemble([1, 5, 4, 3, 1], 3, activation=activation, seed=2, learning_rate=1e-2)
+    ens.fit(x, y, epochs=10, batch_size=16, verbose=False)
     norms = ens.gradient_norms(x, y)
-    hessians = ens.hessians(x, y, row_block=7, budget=200)  # small blocks and chunks: exercises the chunking
+    hessians = ens.hessians(x, y, row_block=7, budget=2000)  # small blocks and chunks: exercises the chunking
     for m in range(3):
         member = ens.member(m)
         assert norms[m] == pytest.approx(measures.gradient_norm(member, x, y), rel=1e-4)
         exact = measures.hessian(member, x, y)
         np.testing.assert_allclose(hessians[m], exact, rtol=1e-3, atol=1e-5 * np.abs(exact).max())
     assert not np.allclose(hessians[0], hessians[1])
+
+
+def test_classifier_hessians_agree_with_measures():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((90, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64") + (x[:, 1] > 0.3)
+    ens = Ensemble([4, 6, 5, 3], 2, loss="sparse_categorical_crossentropy", seed=0, learning_rate=1e-2)
+    ens.fit(x, y, epochs=5, batch_size=16, verbose=False)
+    hessians = ens.hessians(x, y, budget=3000)
+    for m in range(2):
+        exact = measures.hessian(ens.member(m), x, y)
+        np.testing.assert_allclose(hessians[m], exact, rtol=1e-3, atol=1e-5 * np.abs(exact).max())
 
 
 def test_gradient_norm_phase_lowers_every_members_gradient_norm():

@@ -1,0 +1,124 @@
+"""hwutils.report on tiny stand-in notebooks (no TensorFlow in their kernels, so it stays fast):
+resume, failures, the page, --only and -p."""
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from hwutils import params, paths, report
+
+WRITER = '''
+import json, base64, pathlib
+out = pathlib.Path(out_dir)
+out.mkdir(parents=True, exist_ok=True)
+if fail:
+    raise RuntimeError("this notebook was asked to fail")
+png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+(out / "fig.png").write_bytes(png)
+(out / "results.json").write_text(json.dumps({"findings": [f"value is {value}"], "figures": ["fig.png"],
+    "profile": profile, "seed": 0, "params": {"value": value}, "wall_time": {"total": 0.1, "stages": {}}}))
+'''
+
+
+def fake_notebook(folder: Path, stem: str, extra: str = ""):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    cell = nbformat.v4.new_code_cell("profile = None\nout_dir = None\nvalue = 1\nfail = False")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(WRITER + extra)]
+    nbformat.write(nb, folder / f"{stem}.ipynb")
+
+
+@pytest.fixture
+def fake_project(tmp_path, monkeypatch):
+    notebooks, build = tmp_path / "notebooks", tmp_path / "build"
+    notebooks.mkdir()
+    stems = ["1-1-a", "1-2-b", "1-3-c"]
+    for stem in stems:
+        fake_notebook(notebooks, stem)
+    monkeypatch.setattr(paths, "NOTEBOOKS", notebooks)
+    monkeypatch.setattr(paths, "BUILD", build)
+    monkeypatch.setattr(report, "RUN_LIST", [report.Entry(s) for s in stems])
+    spec = [params.Param("profile", "str", optional=True), params.Param("out_dir", "str", optional=True),
+            params.Param("value", "int", 1, 1, 1), params.Param("fail", "bool", False, False, False)]
+    monkeypatch.setattr(params, "SPECS", {s: spec for s in stems})
+    return notebooks, build
+
+
+def value_of(build, stem):
+    return json.loads((build / stem / "results.json").read_text())["params"]["value"]
+
+
+def test_resume_skips_unchanged_and_reruns_changed(fake_project, capsys):
+    notebooks, build = fake_project
+    assert report.main(["--profile", "smoke"]) == 0
+    first = capsys.readouterr().out
+    assert first.count(": ok in") == 3 and "[3/3]" in first
+    assert report.main(["--profile", "smoke"]) == 0
+    assert capsys.readouterr().out.count("skipped, unchanged") == 3
+    fake_notebook(notebooks, "1-2-b", extra="\n# edited")
+    assert report.main(["--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("skipped, unchanged") == 2 and "1-2-b: ok in" in out
+    assert report.main(["--profile", "smoke", "--force", "--only", "1-1-*"]) == 0
+    assert "1-1-a: ok in" in capsys.readouterr().out
+
+
+def test_only_and_param_reach_the_notebooks(fake_project, capsys):
+    _, build = fake_project
+    assert report.main(["--profile", "smoke", "--only", "1-3", "-p", "value", "7"]) == 0
+    assert value_of(build, "1-3-c") == 7
+    assert not (build / "1-1-a").exists()
+    assert report.main(["--profile", "smoke", "-p", "nonexistent", "1"]) == 2
+
+
+class Images(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.failed = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if "failed" in (attrs.get("class") or "").split():
+            self.failed += 1
+
+
+def test_failure_gives_nonzero_exit_and_a_page_that_marks_it(fake_project, capsys):
+    _, build = fake_project
+    assert report.main(["--profile", "smoke", "--only", "1-2-b", "-p", "fail", "True"]) == 1
+    assert report.main(["--profile", "smoke", "--only", "1-[13]-*"]) == 0
+    page = build / "report" / "index.html"
+    parser = Images()
+    parser.feed(page.read_text())
+    text = page.read_text()
+    assert len(parser.images) == 2 and "value is 1" in text
+    for src in parser.images:
+        assert (page.parent / src).is_file(), src
+    assert report.main(["--profile", "smoke", "--only", "1-2-b", "-p", "fail", "True"]) == 1
+    parser = Images()
+    parser.feed(page.read_text())
+    assert parser.failed == 1 and "asked to fail" in page.read_text()
+    assert "FAILED: 1-2-b" in capsys.readouterr().err
+
+
+CHROMIUM = next((c for c in ("chromium", "chromium-browser", "google-chrome") if shutil.which(c)), None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on this machine (Debian package: chromium)")
+def test_page_loads_every_figure_in_headless_chromium(fake_project, tmp_path):
+    _, build = fake_project
+    assert report.main(["--profile", "smoke"]) == 0
+    (build / "1-2-b" / "fig.png").unlink()  # one figure missing: the page must say so
+    page = build / "report" / "index.html"
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+                          page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<img") == 2
+    assert dom.count("missing-figure") == 1 and "figure missing: fig.png" in dom
