@@ -30,32 +30,46 @@ def data(n):
     return x, np.sinc(5 * x).astype("float32")
 
 
+def initial_weights(architectures):
+    """Each model's initial weights: the engine's member initialisation, shared by both sides."""
+    from hwutils.ensemble import Ensemble
+    return [Ensemble(widths, 1, seed=i).member_weights(0) for i, widths in enumerate(architectures)]
+
+
 def keras_fits(architectures, epochs, n):
     import keras
     from hwutils.models import dense_chain
     x, y = data(n)
+    start = initial_weights(architectures)
     finals = []
     with Timer() as t:
-        for i, widths in enumerate(architectures):
-            keras.utils.set_random_seed(i)
+        for widths, weights in zip(architectures, start):
             model = dense_chain(widths)
+            model.set_weights(weights)
             model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
             finals.append(model.fit(x, y, epochs=epochs, batch_size=128, verbose=0).history["loss"][-1])
     return {"seconds": t.seconds, "final_losses": finals}
 
 
 def engine_fits(architectures, epochs, n):
-    from hwutils.ensemble import Ensemble
+    """Members of the same architecture share one ensemble; different architectures train
+    together in one compiled program (fit_group)."""
+    from hwutils.ensemble import Ensemble, fit_group
     x, y = data(n)
+    start = initial_weights(architectures)
     groups = {}
-    for widths in architectures:
-        groups.setdefault(tuple(widths), 0)
-        groups[tuple(widths)] += 1
+    for widths, weights in zip(architectures, start):
+        groups.setdefault(tuple(widths), []).append(weights)
     finals = []
     with Timer() as t:
-        for i, (widths, members) in enumerate(groups.items()):
-            ens = Ensemble(list(widths), members, seed=i)
-            finals += list(ens.fit(x, y, epochs, 128, shuffle_seed=i, verbose=False)["loss"][-1])
+        ensembles = []
+        for widths, members in groups.items():
+            ens = Ensemble(list(widths), len(members))
+            for m, weights in enumerate(members):
+                ens.set_member_weights(m, weights)
+            ensembles.append(ens)
+        for out in fit_group(ensembles, x, y, epochs, 128, verbose=False):
+            finals += list(out["loss"][-1])
     return {"seconds": t.seconds, "final_losses": finals}
 
 

@@ -98,102 +98,14 @@ class Ensemble:
             var.assign(tf.where(m, var, before))
 
     # ------------------------------------------------------------ training
-    def _train_fn(self, record_steps: bool):
-        key = ("train", record_steps)
-        if key in self._compiled:
-            return self._compiled[key]
-
-        # XLA-compiled: one fused program for many epochs. Shapes must be static, so every batch
-        # has batch_size slots; the last batch of an epoch is padded and its dummy slots get
-        # zero weight, which gives exactly Keras's smaller last batch.
-        @tf.function(jit_compile=True, reduce_retracing=True)
-        def run(x, y, order, n, batch_size):
-            epochs, steps = tf.shape(order)[0], tf.shape(order)[1] // batch_size
-            batches = tf.reshape(order, [epochs, steps, batch_size])
-            slots = tf.range(batch_size)
-            shape = tf.TensorShape([self.members])
-            epoch_loss = tf.TensorArray(self.dtype, size=epochs, element_shape=shape)
-            step_loss = tf.TensorArray(self.dtype, size=epochs * steps if record_steps else 1, element_shape=shape)
-            step_gn = tf.TensorArray(self.dtype, size=epochs * steps if record_steps else 1, element_shape=shape)
-            for e in tf.range(epochs):
-                running = tf.zeros([self.members], self.dtype)
-                for s in tf.range(steps):
-                    idx = batches[e, s]
-                    valid = tf.cast(s * batch_size + slots < n, self.dtype)
-                    weights = valid / tf.reduce_sum(valid)
-                    xb, yb = tf.gather(x, idx), tf.gather(y, idx)
-                    with tf.GradientTape() as tape:
-                        losses = self._member_losses(xb, yb, weights)
-                        total = tf.reduce_sum(tf.where(self.active, losses, tf.zeros_like(losses)))
-                    grads = tape.gradient(total, self.variables)
-                    if record_steps:
-                        step_loss = step_loss.write(e * steps + s, losses)
-                        step_gn = step_gn.write(e * steps + s, tf.sqrt(self._member_grad_sq(grads)))
-                    self._masked_apply(grads, self.optimizer)
-                    # Keras's epoch loss: the sample-weighted mean of the batch losses seen.
-                    running += losses * tf.reduce_sum(valid) / tf.cast(n, self.dtype)
-                epoch_loss = epoch_loss.write(e, running)
-            if record_steps:
-                return epoch_loss.stack(), step_loss.stack(), step_gn.stack()
-            empty = tf.zeros([0, self.members], self.dtype)
-            return epoch_loss.stack(), empty, empty
-
-        self._compiled[key] = run
-        return run
-
     def fit(self, x, y, epochs: int, batch_size: int, shuffle_seed: int = 0, record_every: int | None = None,
             record_steps: bool = False, epochs_per_call: int | None = None, verbose: bool | None = None,
             label: str = "ensemble") -> dict:
         """Train every member for `epochs` epochs on the same batches: epoch e visits the points in
         the order np.random.default_rng(shuffle_seed)'s e-th permutation, in batches of batch_size
-        (the last one smaller, as in Keras).
-        With record_every, "snapshot_metrics" holds each snapshot's full-data metrics() too.
-
-        Returns {"loss": [epochs, M] each epoch's mean batch loss (what Keras's History reports), "snapshots": [(epoch, [M, P])]
-        every `record_every` epochs (epoch 0 included), "step_loss"/"step_grad_norm": [steps, M]
-        batch loss and batch gradient norm before every step when record_steps, "diverged": [M]}.
-        """
-        x = tf.convert_to_tensor(np.asarray(x), dtype=self.dtype)
-        y = tf.convert_to_tensor(np.asarray(y), dtype=self.dtype if self.loss_name == "mse" else tf.int64)
-        n = int(x.shape[0])
-        rng = np.random.default_rng(shuffle_seed)
-        run = self._train_fn(record_steps)
-        chunk = record_every or epochs_per_call or max(1, min(epochs, 200))
-        progress = Progress(math.ceil(epochs / chunk), label, enabled=verbose)
-        out = {"loss": [], "snapshots": [], "snapshot_metrics": [], "step_loss": [], "step_grad_norm": []}
-
-        def snapshot():
-            out["snapshots"].append((self.epochs_done, self.flat_weights()))
-            out["snapshot_metrics"].append(self.metrics(x, y))
-
-        if record_every:
-            snapshot()
-        done, calls = 0, 0
-        while done < epochs:
-            e = min(chunk, epochs - done)
-            steps = -(-n // batch_size)
-            order = np.zeros((e, steps * batch_size), dtype=np.int32)  # padded with index 0
-            for i in range(e):
-                order[i, :n] = rng.permutation(n)
-            epoch_loss, step_loss, step_gn = run(x, y, tf.constant(order), tf.constant(n), batch_size)
-            epoch_loss = epoch_loss.numpy()
-            out["loss"].append(epoch_loss)
-            if record_steps:
-                out["step_loss"].append(step_loss.numpy())
-                out["step_grad_norm"].append(step_gn.numpy())
-            done += e
-            self.epochs_done += e
-            self._check_divergence(epoch_loss[-1])
-            if record_every:
-                snapshot()
-            calls += 1
-            finite = epoch_loss[-1][np.isfinite(epoch_loss[-1])]
-            progress.update(calls, f"epoch {self.epochs_done}, median loss {np.median(finite) if finite.size else float('nan'):.3g}")
-        out["loss"] = np.concatenate(out["loss"])
-        for key in ("step_loss", "step_grad_norm"):
-            out[key] = np.concatenate(out[key]) if out[key] else np.zeros((0, self.members))
-        out["diverged"] = self.diverged.copy()
-        return out
+        (the last one smaller, as in Keras). See fit_group for what it returns."""
+        return fit_group([self], x, y, epochs, batch_size, shuffle_seed, record_every, record_steps,
+                         epochs_per_call, verbose, label)[0]
 
     def _check_divergence(self, last_loss) -> None:
         bad = ~np.isfinite(last_loss) & ~self.diverged
@@ -428,3 +340,122 @@ class Ensemble:
         model.compile(optimizer=make_optimizer(self.optimizer_name, self.learning_rate), loss=self.loss_name,
                       metrics=metrics)
         return model
+
+
+def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
+    """One XLA program that steps every ensemble of the group on the same batches."""
+    head = ensembles[0]
+    key = ("train", tuple(id(e) for e in ensembles), record_steps)
+    if key in head._compiled:
+        return head._compiled[key]
+    dtype = head.dtype
+
+    # Shapes must be static under XLA, so every batch has batch_size slots; the last batch of an
+    # epoch is padded and its dummy slots weigh zero, which gives exactly Keras's smaller last batch.
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def run(x, y, order, n, batch_size):
+        epochs, steps = tf.shape(order)[0], tf.shape(order)[1] // batch_size
+        batches = tf.reshape(order, [epochs, steps, batch_size])
+        slots = tf.range(batch_size)
+        size = epochs * steps if record_steps else 1
+        # Autograph carries whole Python lists of tensors through loops, not item assignments:
+        # every loop variable below is rebuilt as a new list at each step.
+        epoch_arrays = [tf.TensorArray(dtype, size=epochs, element_shape=[ens.members]) for ens in ensembles]
+        loss_arrays = [tf.TensorArray(dtype, size=size, element_shape=[ens.members]) for ens in ensembles]
+        norm_arrays = [tf.TensorArray(dtype, size=size, element_shape=[ens.members]) for ens in ensembles]
+        for e in tf.range(epochs):
+            running = [tf.zeros([ens.members], dtype) for ens in ensembles]
+            for s in tf.range(steps):
+                idx = batches[e, s]
+                valid = tf.cast(s * batch_size + slots < n, dtype)
+                weights = valid / tf.reduce_sum(valid)
+                xb, yb = tf.gather(x, idx), tf.gather(y, idx)
+                new_running, new_losses, new_norms = [], [], []
+                for i, ens in enumerate(ensembles):
+                    with tf.GradientTape() as tape:
+                        losses = ens._member_losses(xb, yb, weights)
+                        total = tf.reduce_sum(tf.where(ens.active, losses, tf.zeros_like(losses)))
+                    grads = tape.gradient(total, ens.variables)
+                    if record_steps:
+                        new_losses.append(loss_arrays[i].write(e * steps + s, losses))
+                        new_norms.append(norm_arrays[i].write(e * steps + s, tf.sqrt(ens._member_grad_sq(grads))))
+                    else:
+                        new_losses.append(loss_arrays[i])
+                        new_norms.append(norm_arrays[i])
+                    ens._masked_apply(grads, ens.optimizer)
+                    # Keras's epoch loss: the sample-weighted mean of the batch losses seen.
+                    new_running.append(running[i] + losses * tf.reduce_sum(valid) / tf.cast(n, dtype))
+                running, loss_arrays, norm_arrays = new_running, new_losses, new_norms
+            epoch_arrays = [a.write(e, r) for a, r in zip(epoch_arrays, running)]
+        out = []
+        for i, ens in enumerate(ensembles):
+            empty = tf.zeros([0, ens.members], dtype)
+            out.append((epoch_arrays[i].stack(), loss_arrays[i].stack() if record_steps else empty,
+                        norm_arrays[i].stack() if record_steps else empty))
+        return out
+
+    head._compiled[key] = run
+    return run
+
+
+def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int, shuffle_seed: int = 0,
+              record_every: int | None = None, record_steps: bool = False, epochs_per_call: int | None = None,
+              verbose: bool | None = None, label: str = "ensembles") -> list[dict]:
+    """Train several ensembles (e.g. the three 1-1 architectures) on the same batches in one
+    compiled program: one compilation instead of one per architecture.
+
+    Returns, per ensemble, {"loss": [epochs, M] each epoch's mean batch loss (what Keras's History
+    reports), "snapshots": [(epoch, [M, P])] every `record_every` epochs (epoch 0 included) with
+    "snapshot_metrics" (full-data metrics() of each snapshot), "step_loss"/"step_grad_norm":
+    [steps, M] batch loss and batch gradient norm of every step when record_steps, "diverged": [M]}.
+    """
+    head = ensembles[0]
+    if any(e.loss_name != head.loss_name or e.dtype != head.dtype for e in ensembles):
+        raise ValueError("ensembles trained together need the same loss and dtype")
+    x = tf.convert_to_tensor(np.asarray(x), dtype=head.dtype)
+    y = head._labels(y)
+    n = int(x.shape[0])
+    rng = np.random.default_rng(shuffle_seed)
+    run = _group_train_fn(ensembles, record_steps)
+    chunk = record_every or epochs_per_call or max(1, min(epochs, 200))
+    progress = Progress(math.ceil(epochs / chunk), label, enabled=verbose)
+    outs = [{"loss": [], "snapshots": [], "snapshot_metrics": [], "step_loss": [], "step_grad_norm": []}
+            for _ in ensembles]
+
+    def snapshot():
+        for ens, out in zip(ensembles, outs):
+            out["snapshots"].append((ens.epochs_done, ens.flat_weights()))
+            out["snapshot_metrics"].append(ens.metrics(x, y))
+
+    if record_every:
+        snapshot()
+    done, calls = 0, 0
+    steps = -(-n // batch_size)
+    while done < epochs:
+        e = min(chunk, epochs - done)
+        order = np.zeros((e, steps * batch_size), dtype=np.int32)  # padded with index 0
+        for i in range(e):
+            order[i, :n] = rng.permutation(n)
+        results = run(x, y, tf.constant(order), tf.constant(n), batch_size)
+        done += e
+        medians = []
+        for ens, out, (epoch_loss, step_loss, step_gn) in zip(ensembles, outs, results):
+            epoch_loss = epoch_loss.numpy()
+            out["loss"].append(epoch_loss)
+            if record_steps:
+                out["step_loss"].append(step_loss.numpy())
+                out["step_grad_norm"].append(step_gn.numpy())
+            ens.epochs_done += e
+            ens._check_divergence(epoch_loss[-1])
+            finite = epoch_loss[-1][np.isfinite(epoch_loss[-1])]
+            medians.append(f"{np.median(finite):.3g}" if finite.size else "nan")
+        if record_every:
+            snapshot()
+        calls += 1
+        progress.update(calls, f"epoch {head.epochs_done}, median loss {' / '.join(medians)}")
+    for ens, out in zip(ensembles, outs):
+        out["loss"] = np.concatenate(out["loss"])
+        for key in ("step_loss", "step_grad_norm"):
+            out[key] = np.concatenate(out[key]) if out[key] else np.zeros((0, ens.members))
+        out["diverged"] = ens.diverged.copy()
+    return outs

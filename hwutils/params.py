@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 PROFILES = ("smoke", "quick", "full")

@@ -6,7 +6,6 @@ import math
 import warnings
 
 import keras
-import numpy as np
 
 from .progress import Progress
 
@@ -98,7 +97,3 @@ def evaluate(model, x, y, batch_size: int = 1024) -> dict:
     """Loss and (for classifiers) accuracy of `model` on (x, y)."""
     values = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}
-
-
-def as_images(x: np.ndarray) -> np.ndarray:
-    return x if x.ndim == 4 else x[..., None]

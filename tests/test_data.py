@@ -1,6 +1,5 @@
 """hwutils.data: every format from a tiny fixture written here, the search order, and the errors."""
 import gzip
-import io
 import os
 import pickle
 import tarfile

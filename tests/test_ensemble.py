@@ -1,10 +1,9 @@
 """The stacked ensemble: members follow exactly their solo trajectories; measures agree."""
-import keras
 import numpy as np
 import pytest
 
 from hwutils import measures
-from hwutils.ensemble import Ensemble
+from hwutils.ensemble import Ensemble, fit_group
 
 
 def sinc(n=100):
@@ -119,3 +118,15 @@ def test_divergence_freezes_the_member_and_records_it():
         out = ens.fit(x, y, epochs=5, batch_size=8, epochs_per_call=1, verbose=False)
     assert out["diverged"].tolist() == [False, True]
     assert np.all(np.isfinite(ens.member_weights(0)[0]))
+
+
+def test_group_of_architectures_trains_as_each_would_alone():
+    x, y = sinc(70)
+    together = [Ensemble([1, 6, 1], 2, seed=1), Ensemble([1, 3, 4, 1], 2, seed=2)]
+    alone = [Ensemble([1, 6, 1], 2, seed=1), Ensemble([1, 3, 4, 1], 2, seed=2)]
+    outs = fit_group(together, x, y, epochs=4, batch_size=16, shuffle_seed=5, verbose=False)
+    for ens_t, ens_a, out in zip(together, alone, outs):
+        ref = ens_a.fit(x, y, epochs=4, batch_size=16, shuffle_seed=5, verbose=False)
+        np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-5)
+        for a, b in zip(ens_t.member_weights(1), ens_a.member_weights(1)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

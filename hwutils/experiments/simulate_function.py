@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..ensemble import Ensemble
+from ..ensemble import Ensemble, fit_group
 from ..models import REPORT_FUNCTION_MODELS, dense_params
 from ..plots import WIDE, band, predictions, save_fig
 from .common import fmt, held
@@ -24,11 +24,14 @@ def samples(target: str, n: int):
 
 def run(P) -> dict:
     x, y = samples(P.target, P.n_points)
+    archs = REPORT_FUNCTION_MODELS[P.target]
+    ensembles = [Ensemble(widths, P.seeds_per_model, optimizer=P.optimizer, learning_rate=P.learning_rate,
+                          seed=P.seed * 100 + i) for i, widths in enumerate(archs.values())]
+    # All three architectures see the same batches, in one compiled program.
+    histories = fit_group(ensembles, x, y, P.epochs, P.batch_size, shuffle_seed=P.seed,
+                          label=" / ".join(archs))
     models = []
-    for i, (name, widths) in enumerate(REPORT_FUNCTION_MODELS[P.target].items()):
-        ens = Ensemble(widths, P.seeds_per_model, optimizer=P.optimizer, learning_rate=P.learning_rate,
-                       seed=P.seed * 100 + i)
-        hist = ens.fit(x, y, P.epochs, P.batch_size, shuffle_seed=P.seed, label=f"{name} {widths}")
+    for (name, widths), ens, hist in zip(archs.items(), ensembles, histories):
         final = ens.losses(x, y)
         final = np.where(ens.diverged, np.nan, final)
         pred = ens.predict(x)[:, :, 0]
