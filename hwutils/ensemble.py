@@ -125,7 +125,7 @@ class Ensemble:
         stops there. Returns {"grad_norm": [M] final, "loss": [M] final, "steps": [M] steps
         taken, "converged": [M], "history": [calls, M] gradient norm after each call}."""
         x = tf.convert_to_tensor(np.asarray(x), dtype=self.dtype)
-        y = tf.convert_to_tensor(np.asarray(y), dtype=self.dtype if self.loss_name == "mse" else tf.int64)
+        y = self._labels(y)
         opt = make_optimizer(optimizer, learning_rate)
         opt.build(self.variables)
         tol_t = tf.constant(tol, self.dtype)
