@@ -1,10 +1,11 @@
 """Train many same-shaped tiny MLPs at once: the stacked ensemble.
 
-Member m's weights live at index m of stacked variables (kernel [M, in, out], bias [M, out]); one
-batched matmul per layer runs every member. The summed loss Σ_m L_m makes every member's gradient
+Member m's weights are row m of one variable θ [M, P], in its exported Keras model's order; each
+layer's kernel-and-bias block, viewed as [M, in + 1, out], takes one batched matmul for every
+member. The summed loss Σ_m L_m makes every member's gradient
 its own, and Adam and SGD act per element, so member m follows the trajectory it would follow
-alone from the same initial weights with the same batches. The whole epoch loop runs compiled
-(several epochs per call), so the per-step Python and Keras overhead that dominates a plain
+alone from the same initial weights with the same batches. The whole loop over steps runs as one
+XLA program (several epochs per call), so the per-step Python and Keras overhead that dominates a plain
 `model.fit` of a tiny network is paid once per call instead of once per step.
 """
 from __future__ import annotations
@@ -38,13 +39,17 @@ class Ensemble:
         self.output_activation = "softmax" if loss == "sparse_categorical_crossentropy" else None
         self.optimizer_name, self.learning_rate = optimizer, learning_rate
         rng = np.random.default_rng(seed)
-        self.kernels, self.biases = [], []
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        # All of a member's weights live in one row of one variable θ [M, P], in the exported
+        # model's order (kernel_0 C-order, bias_0, kernel_1, ...): the optimizer, the masking and
+        # the compiled program then handle one tensor per ensemble instead of two per layer, which
+        # is what keeps tracing and XLA compilation short.
+        self._layout = list(zip(widths[:-1], widths[1:]))  # (fan_in, fan_out) of every layer
+        blocks = []
+        for a, b in self._layout:
             limit = math.sqrt(6.0 / (a + b))
-            k = rng.uniform(-limit, limit, size=(members, a, b))
-            self.kernels.append(keras.Variable(k, dtype=dtype, name=f"kernel_{i}"))
-            self.biases.append(keras.Variable(np.zeros((members, b)), dtype=dtype, name=f"bias_{i}"))
-        self.variables = [v for pair in zip(self.kernels, self.biases) for v in pair]
+            blocks += [rng.uniform(-limit, limit, size=(members, a * b)), np.zeros((members, b))]
+        self.theta = keras.Variable(np.concatenate(blocks, axis=1), dtype=dtype, name="theta")
+        self.variables = [self.theta]
         self.optimizer = make_optimizer(optimizer, learning_rate)
         self.optimizer.build(self.variables)
         self.active = tf.Variable(np.ones(members, dtype=bool), trainable=False)
@@ -55,14 +60,41 @@ class Ensemble:
     # ------------------------------------------------------------ the model
     @property
     def n_params(self) -> int:
-        return int(sum(np.prod(v.shape[1:]) for v in self.variables))
+        return int(self.theta.shape[1])
+
+    def _unpack(self, theta):
+        """Kernels [M, in, out] and biases [M, out] of every layer, sliced from θ [M, P]."""
+        layers = self._layers(theta)
+        return [w[:, :-1] for w in layers], [w[:, -1] for w in layers]
+
+    def _layers(self, theta):
+        """Each layer's kernel with its bias appended as a last input row: [M, in + 1, out].
+        In θ a layer's kernel (C-order) is followed by its bias, so this row-major block is
+        exactly that layer's slice of θ."""
+        blocks = tf.split(theta, [(a + 1) * b for a, b in self._layout], axis=1)
+        return [tf.reshape(w, [self.members, a + 1, b]) for w, (a, b) in zip(blocks, self._layout)]
+
+    @property
+    def kernels(self):
+        return self._unpack(tf.convert_to_tensor(self.theta))[0]
+
+    @property
+    def biases(self):
+        return self._unpack(tf.convert_to_tensor(self.theta))[1]
 
     def _forward(self, x):
-        """x [B, in] shared by all members -> outputs [M, B, out]."""
-        h = tf.einsum("bi,mio->mbo", x, self.kernels[0]) + self.biases[0][:, None, :]
-        for k, b in zip(self.kernels[1:], self.biases[1:]):
+        """x [B, in] shared by all members -> outputs [M, B, out].
+
+        Each layer is one matmul of [h, 1] with the kernel-and-bias block: its gradient is then
+        a single product too, where a separate bias add would cost the compiled program a
+        batch reduction per layer (and compile time is what a short run of tiny nets pays for)."""
+        layers = self._layers(tf.convert_to_tensor(self.theta))
+        ones = tf.ones_like(x[:, :1])
+        h = tf.einsum("bi,mio->mbo", tf.concat([x, ones], axis=1), layers[0])
+        ones = tf.broadcast_to(ones[None], [self.members, tf.shape(x)[0], 1])
+        for w in layers[1:]:
             h = keras.activations.get(self.activation)(h)
-            h = tf.matmul(h, k) + b[:, None, :]
+            h = tf.matmul(tf.concat([h, ones], axis=2), w)
         if self.output_activation == "softmax":
             h = keras.activations.softmax(h)
         return h
@@ -131,9 +163,9 @@ class Ensemble:
         tol_t = tf.constant(tol, self.dtype)
         steps_taken = tf.Variable(tf.zeros(self.members, tf.int32), trainable=False)
 
-        @tf.function(jit_compile=True)
+        @tf.function(jit_compile=True, autograph=False)
         def run(k):
-            for _ in tf.range(k):
+            def step(i):
                 with tf.GradientTape() as outer:
                     with tf.GradientTape() as inner:
                         total_loss = tf.reduce_sum(self._member_losses(x, y))
@@ -143,6 +175,9 @@ class Ensemble:
                 self.active.assign(self.active & (tf.sqrt(grad_sq) >= tol_t))
                 steps_taken.assign_add(tf.cast(self.active, tf.int32))
                 self._masked_apply(outer.gradient(total, self.variables), opt)
+                return i + 1
+
+            tf.while_loop(lambda i: i < k, step, (tf.constant(0),))
 
         start_active = self.active.numpy().copy()
         history = []
@@ -319,17 +354,21 @@ class Ensemble:
     # ------------------------------------------------------------ weights and export
     def member_weights(self, m: int) -> list[np.ndarray]:
         """Member m's weights in keras.layers.Dense order: kernel_0, bias_0, kernel_1, ..."""
-        return [v.numpy()[m] for v in self.variables]
+        row, out, start = self.theta.numpy()[m], [], 0
+        for a, b in self._layout:
+            block = row[start:start + (a + 1) * b].reshape(a + 1, b)
+            out += [block[:-1], block[-1]]
+            start += (a + 1) * b
+        return out
 
     def set_member_weights(self, m: int, weights: Sequence[np.ndarray]) -> None:
-        for var, w in zip(self.variables, weights):
-            value = var.numpy()
-            value[m] = w
-            var.assign(value)
+        value = self.theta.numpy()
+        value[m] = np.concatenate([np.ravel(w) for w in weights])
+        self.theta.assign(value)
 
     def flat_weights(self) -> np.ndarray:
         """All members' θ, flattened in their exported model's trainable_weights order: [M, P]."""
-        return np.concatenate([v.numpy().reshape(self.members, -1) for v in self.variables], axis=1).astype(np.float64)
+        return self.theta.numpy().astype(np.float64)
 
     def member(self, m: int) -> keras.Model:
         """Member m as an ordinary compiled keras.Model with its current weights."""
@@ -343,7 +382,14 @@ class Ensemble:
 
 
 def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
-    """One XLA program that steps every ensemble of the group on the same batches."""
+    """One XLA program that steps every ensemble of the group on the same batches.
+
+    Written as an explicit tf.while_loop over every step of every epoch in the call, traced
+    without autograph: converting the Python of the loop body (and of everything it calls,
+    Keras's optimizer included) cost seconds per trace, more than the training itself in a
+    50-epoch run. The program returns each step's per-member batch loss (epoch losses follow
+    from them outside) and, with record_steps, each step's per-member gradient norm.
+    """
     head = ensembles[0]
     key = ("train", tuple(id(e) for e in ensembles), record_steps)
     if key in head._compiled:
@@ -352,47 +398,34 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
 
     # Shapes must be static under XLA, so every batch has batch_size slots; the last batch of an
     # epoch is padded and its dummy slots weigh zero, which gives exactly Keras's smaller last batch.
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def run(x, y, order, n, batch_size):
-        epochs, steps = tf.shape(order)[0], tf.shape(order)[1] // batch_size
-        batches = tf.reshape(order, [epochs, steps, batch_size])
-        slots = tf.range(batch_size)
-        size = epochs * steps if record_steps else 1
-        # Autograph carries whole Python lists of tensors through loops, not item assignments:
-        # every loop variable below is rebuilt as a new list at each step.
-        epoch_arrays = [tf.TensorArray(dtype, size=epochs, element_shape=[ens.members]) for ens in ensembles]
-        loss_arrays = [tf.TensorArray(dtype, size=size, element_shape=[ens.members]) for ens in ensembles]
-        norm_arrays = [tf.TensorArray(dtype, size=size, element_shape=[ens.members]) for ens in ensembles]
-        for e in tf.range(epochs):
-            running = [tf.zeros([ens.members], dtype) for ens in ensembles]
-            for s in tf.range(steps):
-                idx = batches[e, s]
-                valid = tf.cast(s * batch_size + slots < n, dtype)
-                weights = valid / tf.reduce_sum(valid)
-                xb, yb = tf.gather(x, idx), tf.gather(y, idx)
-                new_running, new_losses, new_norms = [], [], []
-                for i, ens in enumerate(ensembles):
-                    with tf.GradientTape() as tape:
-                        losses = ens._member_losses(xb, yb, weights)
-                        total = tf.reduce_sum(tf.where(ens.active, losses, tf.zeros_like(losses)))
-                    grads = tape.gradient(total, ens.variables)
-                    if record_steps:
-                        new_losses.append(loss_arrays[i].write(e * steps + s, losses))
-                        new_norms.append(norm_arrays[i].write(e * steps + s, tf.sqrt(ens._member_grad_sq(grads))))
-                    else:
-                        new_losses.append(loss_arrays[i])
-                        new_norms.append(norm_arrays[i])
-                    ens._masked_apply(grads, ens.optimizer)
-                    # Keras's epoch loss: the sample-weighted mean of the batch losses seen.
-                    new_running.append(running[i] + losses * tf.reduce_sum(valid) / tf.cast(n, dtype))
-                running, loss_arrays, norm_arrays = new_running, new_losses, new_norms
-            epoch_arrays = [a.write(e, r) for a, r in zip(epoch_arrays, running)]
-        out = []
-        for i, ens in enumerate(ensembles):
-            empty = tf.zeros([0, ens.members], dtype)
-            out.append((epoch_arrays[i].stack(), loss_arrays[i].stack() if record_steps else empty,
-                        norm_arrays[i].stack() if record_steps else empty))
-        return out
+    @tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+    def run(x, y, batches, counts):
+        """batches [T, B] indices into x, counts [T] real samples in each batch."""
+        total_steps = tf.shape(batches)[0]
+        slots = tf.range(tf.shape(batches)[1])
+
+        def body(t, step_losses, step_norms):
+            valid = tf.cast(slots < counts[t], dtype)
+            weights = valid / tf.reduce_sum(valid)
+            xb, yb = tf.gather(x, batches[t]), tf.gather(y, batches[t])
+            new_losses, new_norms = [], []
+            for ens, losses_so_far, norms_so_far in zip(ensembles, step_losses, step_norms):
+                with tf.GradientTape() as tape:
+                    losses = ens._member_losses(xb, yb, weights)
+                    total = tf.reduce_sum(tf.where(ens.active, losses, tf.zeros_like(losses)))
+                grads = tape.gradient(total, ens.variables)
+                new_losses.append(losses_so_far.write(t, losses))
+                new_norms.append(norms_so_far.write(t, tf.sqrt(ens._member_grad_sq(grads)))
+                                 if record_steps else norms_so_far)
+                ens._masked_apply(grads, ens.optimizer)
+            return t + 1, new_losses, new_norms
+
+        losses = [tf.TensorArray(dtype, size=total_steps, element_shape=[ens.members]) for ens in ensembles]
+        norms = [tf.TensorArray(dtype, size=total_steps if record_steps else 0, element_shape=[ens.members])
+                 for ens in ensembles]
+        _, losses, norms = tf.while_loop(lambda t, *_: t < total_steps, body, (tf.constant(0), losses, norms))
+        return [(l.stack(), g.stack() if record_steps else tf.zeros([0, ens.members], dtype))
+                for l, g, ens in zip(losses, norms, ensembles)]
 
     head._compiled[key] = run
     return run
@@ -431,19 +464,23 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
         snapshot()
     done, calls = 0, 0
     steps = -(-n // batch_size)
+    counts = np.full(steps, batch_size, dtype=np.int32)
+    counts[-1] = n - (steps - 1) * batch_size
     while done < epochs:
         e = min(chunk, epochs - done)
         order = np.zeros((e, steps * batch_size), dtype=np.int32)  # padded with index 0
         for i in range(e):
             order[i, :n] = rng.permutation(n)
-        results = run(x, y, tf.constant(order), tf.constant(n), batch_size)
+        results = run(x, y, tf.constant(order.reshape(e * steps, batch_size)), tf.constant(np.tile(counts, e)))
         done += e
         medians = []
-        for ens, out, (epoch_loss, step_loss, step_gn) in zip(ensembles, outs, results):
-            epoch_loss = epoch_loss.numpy()
+        for ens, out, (step_loss, step_gn) in zip(ensembles, outs, results):
+            step_loss = step_loss.numpy().reshape(e, steps, ens.members)
+            # Keras's epoch loss: the mean of the batch losses weighted by the samples in each batch.
+            epoch_loss = np.einsum("esm,s->em", step_loss.astype(np.float64), counts / n).astype(step_loss.dtype)
             out["loss"].append(epoch_loss)
             if record_steps:
-                out["step_loss"].append(step_loss.numpy())
+                out["step_loss"].append(step_loss.reshape(e * steps, ens.members))
                 out["step_grad_norm"].append(step_gn.numpy())
             ens.epochs_done += e
             ens._check_divergence(epoch_loss[-1])
