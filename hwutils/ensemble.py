@@ -399,9 +399,10 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
     # Shapes must be static under XLA, so every batch has batch_size slots; the last batch of an
     # epoch is padded and its dummy slots weigh zero, which gives exactly Keras's smaller last batch.
     @tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
-    def run(x, y, batches, counts):
-        """batches [T, B] indices into x, counts [T] real samples in each batch."""
-        total_steps = tf.shape(batches)[0]
+    def run(x, y, batches, counts, total_steps):
+        """The first total_steps rows of batches [T, B] (indices into x), counts [T] real samples
+        in each batch. Rows past total_steps are never visited: every call of a fit passes the
+        same T, so a shorter last call reuses the compiled program instead of compiling another."""
         slots = tf.range(tf.shape(batches)[1])
 
         def body(t, step_losses, step_norms):
@@ -420,8 +421,9 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
                 ens._masked_apply(grads, ens.optimizer)
             return t + 1, new_losses, new_norms
 
-        losses = [tf.TensorArray(dtype, size=total_steps, element_shape=[ens.members]) for ens in ensembles]
-        norms = [tf.TensorArray(dtype, size=total_steps if record_steps else 0, element_shape=[ens.members])
+        rows = tf.shape(batches)[0]
+        losses = [tf.TensorArray(dtype, size=rows, element_shape=[ens.members]) for ens in ensembles]
+        norms = [tf.TensorArray(dtype, size=rows if record_steps else 0, element_shape=[ens.members])
                  for ens in ensembles]
         _, losses, norms = tf.while_loop(lambda t, *_: t < total_steps, body, (tf.constant(0), losses, norms))
         return [(l.stack(), g.stack() if record_steps else tf.zeros([0, ens.members], dtype))
@@ -468,20 +470,21 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
     counts[-1] = n - (steps - 1) * batch_size
     while done < epochs:
         e = min(chunk, epochs - done)
-        order = np.zeros((e, steps * batch_size), dtype=np.int32)  # padded with index 0
+        order = np.zeros((chunk, steps * batch_size), dtype=np.int32)  # padded with index 0
         for i in range(e):
             order[i, :n] = rng.permutation(n)
-        results = run(x, y, tf.constant(order.reshape(e * steps, batch_size)), tf.constant(np.tile(counts, e)))
+        results = run(x, y, tf.constant(order.reshape(chunk * steps, batch_size)), tf.constant(np.tile(counts, chunk)),
+                      tf.constant(e * steps))
         done += e
         medians = []
         for ens, out, (step_loss, step_gn) in zip(ensembles, outs, results):
-            step_loss = step_loss.numpy().reshape(e, steps, ens.members)
+            step_loss = step_loss.numpy()[:e * steps].reshape(e, steps, ens.members)
             # Keras's epoch loss: the mean of the batch losses weighted by the samples in each batch.
             epoch_loss = np.einsum("esm,s->em", step_loss.astype(np.float64), counts / n).astype(step_loss.dtype)
             out["loss"].append(epoch_loss)
             if record_steps:
                 out["step_loss"].append(step_loss.reshape(e * steps, ens.members))
-                out["step_grad_norm"].append(step_gn.numpy())
+                out["step_grad_norm"].append(step_gn.numpy()[:e * steps])
             ens.epochs_done += e
             ens._check_divergence(epoch_loss[-1])
             finite = epoch_loss[-1][np.isfinite(epoch_loss[-1])]

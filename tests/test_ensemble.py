@@ -130,3 +130,16 @@ def test_group_of_architectures_trains_as_each_would_alone():
         np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-5)
         for a, b in zip(ens_t.member_weights(1), ens_a.member_weights(1)):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_training_does_not_depend_on_how_epochs_are_split_into_calls():
+    # 7 epochs as calls of 3, 3 and 1 (the last shorter one reuses the compiled program on a
+    # padded batch table) against one call of 7: same weights, epoch losses and step records.
+    x, y = sinc(90)
+    split, whole = Ensemble([1, 8, 8, 1], 2, seed=1), Ensemble([1, 8, 8, 1], 2, seed=1)
+    a = split.fit(x, y, 7, 32, epochs_per_call=3, record_steps=True, verbose=False)
+    b = whole.fit(x, y, 7, 32, epochs_per_call=7, record_steps=True, verbose=False)
+    assert a["loss"].shape == (7, 2) and a["step_loss"].shape == (7 * 3, 2)
+    for key in ("loss", "step_loss", "step_grad_norm"):
+        np.testing.assert_array_equal(a[key], b[key])
+    np.testing.assert_array_equal(split.flat_weights(), whole.flat_weights())
