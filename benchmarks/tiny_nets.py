@@ -191,7 +191,9 @@ def main():
     for case, row_base, row_eng in losses:
         base_l, eng_l = np.array(row_base["final_losses"]), np.array(row_eng["final_losses"])
         mb, me = np.median(base_l), np.median(eng_l)
-        rel = np.abs(eng_l - base_l) / np.abs(base_l)
+        # Model i starts from the same weights on both sides; with --baseline-models only the
+        # first k engine members have a per-model twin.
+        rel = np.abs(eng_l[:len(base_l)] - base_l) / np.abs(base_l)
         print(f"({case}) median final loss: per-model {mb:.4g}, engine {me:.4g} (ratio {max(mb, me) / min(mb, me):.3f}, "
               f"target ≤ 2)\n    model by model (same start, same batches): median relative difference {np.median(rel):.1e}, "
               f"{int(np.sum(rel < 1e-2))}/{len(rel)} within 1%, largest {rel.max():.1e}")
