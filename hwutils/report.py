@@ -1,6 +1,6 @@
 """Regenerate the whole report: run every notebook with papermill, resumably, and write one page.
 
-    python -m hwutils.report [--profile quick|full] [--only PATTERN] [-p NAME VALUE ...] [--force]
+    python -m hwutils.report [--profile quick|full] [--only PATTERN ...] [-p NAME VALUE ...] [--force]
 
 The run list below is the report: both 1-1 functions, 1-1 actual tasks (CIFAR-10 and MNIST in
 the full profile, the profile's dataset otherwise), and every 1-2 and 1-3 notebook. A notebook
@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from . import params as params_mod
 from . import paths
@@ -54,10 +55,11 @@ RUN_LIST = [
 ]
 
 
-def run_list(profile: str, only: str | None = None) -> list[Entry]:
+def run_list(profile: str, only: Sequence[str] = ()) -> list[Entry]:
+    """The profile's entries, in report order; with `only`, those whose id matches any pattern."""
     entries = [e for e in RUN_LIST if profile in e.profiles]
     if only:
-        entries = [e for e in entries if fnmatch.fnmatch(e.id, only) or only in e.id]
+        entries = [e for e in entries if any(fnmatch.fnmatch(e.id, pat) or pat in e.id for pat in only)]
     return entries
 
 
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hwutils.report", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=params_mod.PROFILES, default=os.environ.get("HWUTILS_PROFILE") or "quick")
-    ap.add_argument("--only", help="run only the entries whose id matches (glob or substring), e.g. '1-3-*'")
+    ap.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                    help="run only the entries whose id matches (glob or substring), e.g. '1-3-*'; repeatable")
     ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="a parameter for every selected notebook that declares it")
     ap.add_argument("--force", action="store_true", help="re-run notebooks even when unchanged")
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = {name: parse_value(value) for name, value in args.param}
     entries = run_list(args.profile, args.only)
     if not entries:
-        print(f"no notebook matches --only {args.only!r} in the {args.profile} profile", file=sys.stderr)
+        print(f"no notebook matches --only {' '.join(args.only)} in the {args.profile} profile", file=sys.stderr)
         return 2
     unused = [n for n in extra if not any(n in params_mod.names(e.stem) for e in entries)]
     if unused:

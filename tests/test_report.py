@@ -66,6 +66,9 @@ def test_resume_skips_unchanged_and_reruns_changed(fake_project, capsys):
     assert out.count("skipped, unchanged") == 2 and "1-2-b: ok in" in out
     assert report.main(["--profile", "smoke", "--force", "--only", "1-1-*"]) == 0
     assert "1-1-a: ok in" in capsys.readouterr().out
+    assert report.main(["--profile", "smoke", "--force", "--only", "1-1-*", "--only", "1-3"]) == 0
+    out = capsys.readouterr().out
+    assert "1-1-a: ok in" in out and "1-3-c: ok in" in out and "1-2-b" not in out
 
 
 def test_only_and_param_reach_the_notebooks(fake_project, capsys):
