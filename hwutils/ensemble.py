@@ -61,6 +61,14 @@ class Ensemble:
     def n_params(self) -> int:
         return int(self.theta.shape[1])
 
+    def _offsets(self) -> list[tuple[int, int, int]]:
+        """Where each layer lives in a member's θ: (kernel start, bias start, end)."""
+        out, start = [], 0
+        for a, b in self._layout:
+            out.append((start, start + a * b, start + a * b + b))
+            start += a * b + b
+        return out
+
     def _unpack(self, theta):
         """Kernels [M, in, out] and biases [M, out] of every layer, split from θ [M, P]."""
         # One split rather than a slice per block: its gradient is a single concatenation,
@@ -301,11 +309,7 @@ class Ensemble:
         else:
             h = tf.einsum("mnop,mnor->mpr", jac, tf.einsum("mnoq,mnqp->mnop", q, jac))
         h = h.numpy().astype(np.float64)
-        offsets, start = [], 0
-        for i in range(L):
-            k_size, b_size = self.widths[i] * self.widths[i + 1], self.widths[i + 1]
-            offsets.append((start, start + k_size, start + k_size + b_size))
-            start += k_size + b_size
+        offsets = self._offsets()
         for l in range(L - 1):
             w_l = self.widths[l + 1]
             acts = masks[l][:, :, :, None] * tf.eye(w_l, dtype=self.dtype)  # A_{l,l} = ∂a_l/∂z_l
@@ -345,11 +349,10 @@ class Ensemble:
     # ------------------------------------------------------------ weights and export
     def member_weights(self, m: int) -> list[np.ndarray]:
         """Member m's weights in keras.layers.Dense order: kernel_0, bias_0, kernel_1, ..."""
-        row, out, start = self.theta.numpy()[m], [], 0
-        for a, b in self._layout:
-            block = row[start:start + (a + 1) * b].reshape(a + 1, b)
-            out += [block[:-1], block[-1]]
-            start += (a + 1) * b
+        row = self.theta.numpy()[m]
+        out = []
+        for (k0, k1, end), (a, b) in zip(self._offsets(), self._layout):
+            out += [row[k0:k1].reshape(a, b), row[k1:end]]
         return out
 
     def set_member_weights(self, m: int, weights: Sequence[np.ndarray]) -> None:
