@@ -37,8 +37,8 @@ bench: install
 	$(PY) benchmarks/hessian.py
 
 lab: install
-	$(PY) -m pip install --quiet jupyterlab
-	$(VENV)/bin/jupyter lab notebooks/
+	# "Run all" in JupyterLab then takes minutes, not hours: the quick profile is preset.
+	HWUTILS_PROFILE=quick $(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf build

@@ -1,0 +1,2 @@
+"""Each callback against an independent computation."""
+from __future__ import annotations
