@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_mod
 import resource
 import time
+
+
+class ChildFailed(RuntimeError):
+    """The measuring process died (crash, out of memory, killed) or ran past its time limit."""
 
 
 def _child(queue, fn, args):
@@ -15,12 +20,30 @@ def _child(queue, fn, args):
     queue.put(result)
 
 
-def isolated(fn, *args) -> dict:
+def isolated(fn, *args, timeout: float = 7200.0) -> dict:
+    """fn(*args) in a fresh process; its result dict gains the child's peak RSS.
+
+    Waits in short slices so a child that dies without answering (a crash, the OOM killer) is
+    reported at once instead of hanging the benchmark, and one that outlives `timeout` is killed."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(queue, fn, args))
     proc.start()
-    result = queue.get()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                result = queue.get(timeout=1.0)
+                break
+            except queue_mod.Empty:
+                if not proc.is_alive():
+                    raise ChildFailed(f"{fn.__name__} died with exit code {proc.exitcode} before reporting")
+                if time.monotonic() > deadline:
+                    raise ChildFailed(f"{fn.__name__} ran past its {timeout:.0f} s limit")
+    except BaseException:
+        proc.kill()  # a timeout, a dead child or Ctrl-C: leave no measuring process behind
+        proc.join()
+        raise
     proc.join()
     return result
 
