@@ -1,4 +1,9 @@
-"""build/report/index.html: the report as one page, from each notebook's results.json."""
+"""build/report/index.html: the report as one page, from each notebook's results.json.
+
+The page opens with every claim of every entry (section, statement and source, this run's effect
+[95% interval], p, n, the verdict coloured, and for an undecided claim why), each linked to its
+notebook's entry further down; then the sections with each entry's claims, figures and metadata.
+"""
 from __future__ import annotations
 
 import html
@@ -6,6 +11,7 @@ import json
 from pathlib import Path
 
 from . import paths
+from .claims import effect_text, fmt_p
 
 SECTIONS = {"1-1": "1-1 Deep vs Shallow", "1-2": "1-2 Optimization", "1-3": "1-3 Generalization"}
 STYLE = """
@@ -17,7 +23,76 @@ h1{border-bottom:2px solid #444} h2{margin-top:2em;border-bottom:1px solid #aaa}
 img{max-width:100%;margin:.5em 0;border:1px solid #eee} pre{background:#f6f6f6;padding:.6em;overflow-x:auto}
 table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left}
 .meta{color:#555;font-size:.85em}
+.verdict{display:inline-block;padding:0 .5em;border-radius:3px;color:#fff;font-weight:bold}
+.reproduced{background:#2a7a3a} .contradicted{background:#c0392b} .inconclusive{background:#808080}
+.why{color:#555}
 """
+VERDICTS = ("reproduced", "contradicted", "inconclusive")
+
+
+def _section(stem: str) -> str:
+    return next((title for key, title in SECTIONS.items() if stem.startswith(key)), stem)
+
+
+def _verdict_html(verdict: str) -> str:
+    css = verdict if verdict in VERDICTS else "inconclusive"
+    return f'<span class="verdict {css}">{html.escape(str(verdict))}</span>'
+
+
+def _claim_cells(c: dict) -> str:
+    """effect [interval] unit, p, n, verdict, and the note (why, for an undecided claim; control beside it)."""
+    note = c.get("note") or ""
+    if c.get("control"):
+        note = f"control: {c['control']}" + (f"; {note}" if note else "")
+    if c.get("verdict") not in ("reproduced", "contradicted") and not note:
+        note = "no reason recorded"
+    return (f"<td>{html.escape(effect_text(c))}</td><td>{html.escape(fmt_p(c.get('p')))}</td>"
+            f"<td>{html.escape(str(c.get('n', '')))}</td><td>{_verdict_html(c.get('verdict', 'inconclusive'))}</td>"
+            f'<td class="why">{html.escape(note)}</td>')
+
+
+def _load_results(entry, outcome, build: Path) -> tuple[str, str, dict | None]:
+    results_path = build / entry.id / "results.json"
+    try:
+        results = json.loads(results_path.read_text()) if results_path.exists() else None
+    except (OSError, ValueError):
+        results = None
+    css, label = _status(outcome, results)
+    if css == "failed":
+        results = None  # a failed run's old results would be misleading next to its failure
+    return css, label, results
+
+
+def claims_table(rows: list[tuple], profile: str | None = None) -> str:
+    """The page's opening table: one row per claim of every entry, linked to the entry's anchor.
+
+    `rows` are (entry, status css, status label, results or None) in report order."""
+    body, counts = [], {v: 0 for v in VERDICTS}
+    for entry, css, label, results in rows:
+        link = f'<a href="#{html.escape(entry.id)}">{html.escape(entry.id)}</a>'
+        claims = (results or {}).get("claims") or []
+        if not claims:
+            why = {"failed": "the notebook failed: no claims", "missing": "not run: no claims"}.get(
+                css, "this run recorded no claims")
+            body.append(f"<tr><td>{html.escape(_section(entry.stem))}</td><td>{link}</td>"
+                        f'<td colspan="6" class="why">{html.escape(why)}</td></tr>')
+            continue
+        for c in claims:
+            v = c.get("verdict", "inconclusive")
+            counts[v if v in counts else "inconclusive"] += 1
+            source = f' <span class="meta">({html.escape(str(c.get("source", "")))})</span>' if c.get("source") else ""
+            body.append(f'<tr class="claim" data-id="{html.escape(str(c.get("id", "")))}">'
+                        f"<td>{html.escape(_section(entry.stem))}</td><td>{link}</td>"
+                        f"<td>{html.escape(str(c.get('statement', '')))}{source}</td>{_claim_cells(c)}</tr>")
+    total = sum(counts.values())
+    summary = (f"<p class='meta'>{total} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ". "
+               "Reproduced: the effect goes the claimed way and its 95% interval excludes no effect; "
+               "contradicted: it excludes no effect the other way; inconclusive: otherwise, and the note says why.</p>")
+    head = "".join(f"<th>{h}</th>" for h in ("section", "notebook", "claim (source)", "this run: effect [95% interval]",
+                                             "p", "n", "verdict", "note"))
+    return (f'<h2 id="claims">Claims</h2>{summary}<table class="claims"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
 
 
 def _status(outcome: dict | None, results: dict | None) -> tuple[str, str]:
@@ -28,21 +103,25 @@ def _status(outcome: dict | None, results: dict | None) -> tuple[str, str]:
     return ("skipped", "unchanged; skipped") if outcome.get("skipped") else ("ok", "ran")
 
 
-def _entry_html(entry, outcome, page_dir: Path) -> str:
-    out_dir = paths.BUILD / entry.id
-    results_path = out_dir / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else None
-    css, label = _status(outcome, results)
-    if css == "failed":
-        results = None  # a failed run's old results would be misleading next to its failure
+def _entry_html(entry, outcome, loaded: tuple | None = None) -> str:
+    css, label, results = loaded or _load_results(entry, outcome, paths.BUILD)
     parts = [f'<div class="entry" id="{entry.id}"><h3>{html.escape(entry.id)} '
              f'<span class="status {css}">{label}</span></h3>']
     if css == "failed":
         parts.append(f"<pre>{html.escape(outcome.get('message') or '')}</pre>")
     if results:
         rel = Path("..") / entry.id
-        parts.append("<p><b>Findings</b></p><ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in results["findings"])
-                     + "</ul>")
+        if results.get("claims"):
+            rows = "".join(f"<tr><td>{html.escape(str(c.get('statement', '')))}</td>"
+                           f"<td>{html.escape(str(c.get('source', '')))}</td>{_claim_cells(c)}</tr>"
+                           for c in results["claims"])
+            head = "".join(f"<th>{h}</th>" for h in ("claim", "source", "effect [95% interval]", "p", "n", "verdict",
+                                                     "note"))
+            parts.append(f"<p><b>Claims</b></p><table class='claims'><thead><tr>{head}</tr></thead>"
+                         f"<tbody>{rows}</tbody></table>")
+        else:
+            parts.append("<p><b>Findings</b></p><ul>" + "".join(f"<li>{html.escape(f)}</li>"
+                                                                for f in results.get("findings", [])) + "</ul>")
         for fig in results.get("figures", []):
             # A figure that fails to load says so on the page instead of showing a broken icon.
             parts.append(f'<img src="{html.escape((rel / fig).as_posix())}" alt="{html.escape(entry.id)}: '
@@ -65,13 +144,16 @@ def _entry_html(entry, outcome, page_dir: Path) -> str:
 
 
 def write_page(path: Path, entries, outcomes: dict, profile: str) -> Path:
+    entries = list(entries)
+    loaded = {e.id: _load_results(e, outcomes.get(e.id), paths.BUILD) for e in entries}
     body = [f"<h1>hw1 lab report</h1><p class='meta'>profile {html.escape(profile)}; "
-            f"each section's findings are computed from its own run.</p>"]
+            f"each section's claims are computed from its own run.</p>",
+            claims_table([(e, *loaded[e.id]) for e in entries], profile)]
     for key, title in SECTIONS.items():
         body.append(f"<h2>{html.escape(title)}</h2>")
         for entry in entries:
             if entry.stem.startswith(key):
-                body.append(_entry_html(entry, outcomes.get(entry.id), path.parent))
+                body.append(_entry_html(entry, outcomes.get(entry.id), loaded[entry.id]))
     path.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>hw1 lab report</title>"
                     f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
     return path

@@ -119,6 +119,8 @@ class Run:
             "findings": self.findings,
             **metrics,
         }
+        if self.__dict__.get("claims") is not None and "claims" not in metrics:
+            payload["claims"] = [c.as_dict() for c in self.claims]  # a later save keeps the claims
         path = self.out_dir / "results.json"
         path.write_text(json.dumps(to_jsonable(payload), indent=1, allow_nan=False))
         self.results = payload
@@ -135,6 +137,30 @@ class Run:
             print("Findings\n" + text)
         if hasattr(self, "results"):
             self.save(**{k: v for k, v in self.results.items() if k not in _RUN_KEYS})
+
+    def report_claims(self, claims: list, **metrics: Any) -> None:
+        """Show the claims table in the notebook and write results.json with the metrics and the claims.
+
+        `claims` are hwutils.claims.Claim objects. The table shows each claim (the report's observation or
+        the paper's result) with its source, this run's effect [95% interval] and unit, p, n, the verdict
+        (green reproduced, red contradicted, grey inconclusive) and the note. results.json gets
+        `claims: [Claim.as_dict(), ...]` and `findings`: one plain sentence per claim. Without metrics, the
+        metrics of an earlier `save` are kept. `hwutils.claims.table(claims)` gives the table as a DataFrame.
+        """
+        from . import claims as claims_mod
+        self.claims = list(claims)
+        self.findings = [c.sentence() for c in self.claims]
+        try:
+            from IPython import get_ipython
+            from IPython.display import HTML, display
+            if get_ipython() is None:
+                raise ImportError
+            display(HTML("<b>Claims</b>" + claims_mod.html_table(self.claims)))
+        except ImportError:  # plain Python
+            print("Claims\n" + "\n".join(f"- {line}" for line in self.findings))
+        if not metrics and hasattr(self, "results"):
+            metrics = {k: v for k, v in self.results.items() if k not in _RUN_KEYS | {"claims"}}
+        self.save(**metrics)
 
 
 _RUN_KEYS = {"notebook", "profile", "seed", "dataset", "params", "versions", "device", "wall_time",
