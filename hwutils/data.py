@@ -115,9 +115,20 @@ def _load_idx_set(files: dict[str, Path]):
 def _load_mnist_npz(path: Path):
     try:
         with np.load(path, allow_pickle=False) as f:
-            return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except Exception as e:  # zip errors, missing keys, object arrays
         raise MalformedDataFile(f"{path}: not a valid mnist.npz ({e})") from e
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise MalformedDataFile(f"{path}: x_{split} must be uint8 images of shape (n, 28, 28), "
+                                    f"got {x.dtype} {x.shape}")
+        if not np.issubdtype(y.dtype, np.integer) or y.shape != (len(x),):
+            raise MalformedDataFile(f"{path}: y_{split} must be {len(x)} integer labels (one per image), "
+                                    f"got {y.dtype} {y.shape}")
+        if y.size and (y.min() < 0 or y.max() >= NUM_CLASSES):
+            raise MalformedDataFile(f"{path}: y_{split} holds labels outside 0..{NUM_CLASSES - 1}")
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -156,9 +167,18 @@ CIFAR_TEST = "test_batch"
 
 
 def _load_cifar_dir(folder: Path):
+    missing = [n for n in CIFAR_TRAIN + [CIFAR_TEST] if not (folder / n).is_file()]
+    if missing:
+        raise MalformedDataFile(f"{folder}: missing {', '.join(missing)} (CIFAR-10 has "
+                                f"{', '.join(CIFAR_TRAIN)} and {CIFAR_TEST})")
+
     def read(name):
         path = folder / name
-        return read_cifar_batch(path.read_bytes(), str(path))
+        try:
+            raw = path.read_bytes()
+        except OSError as e:
+            raise MalformedDataFile(f"{path}: cannot be read ({e})") from e
+        return read_cifar_batch(raw, str(path))
     train = [read(n) for n in CIFAR_TRAIN]
     x_test, y_test = read(CIFAR_TEST)
     return (np.concatenate([b[0] for b in train]), np.concatenate([b[1] for b in train])), (x_test, y_test)

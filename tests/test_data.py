@@ -179,3 +179,28 @@ def test_randomize_labels_fraction_and_modes():
     assert np.array_equal(data.randomize_labels(y, 0.3, seed=2), data.randomize_labels(y, 0.3, seed=2))
     with pytest.raises(ValueError):
         data.randomize_labels(y, 1.5)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("x_train", np.zeros((5, 28, 28), np.float32), "x_train must be uint8.*float32"),
+    ("x_train", np.zeros((5, 28, 27), np.uint8), r"x_train must be uint8 images of shape \(n, 28, 28\).*\(5, 28, 27\)"),
+    ("y_train", np.arange(4), r"y_train must be 5 integer labels.*\(4,\)"),
+    ("y_test", np.array([0.0, 1.0]), "y_test must be 2 integer labels.*float64"),
+    ("y_test", np.array([0, 10]), "y_test holds labels outside 0..9"),
+])
+def test_mnist_npz_with_wrong_shapes_or_dtypes_names_the_file_and_the_problem(tmp_path, key, value, match):
+    folder = tmp_path / "k"
+    folder.mkdir()
+    xs = np.zeros((5, 28, 28), np.uint8)
+    arrays = {"x_train": xs, "y_train": np.arange(5), "x_test": xs[:2], "y_test": np.arange(2)}
+    arrays[key] = value
+    np.savez(folder / "mnist.npz", **arrays)
+    with pytest.raises(data.MalformedDataFile, match=f"mnist.npz: {match}"):
+        data.load("mnist", data_dir=folder)
+
+
+def test_cifar_directory_missing_a_batch_names_it(tmp_path):
+    batches = write_cifar_dir(tmp_path / "dir")
+    (batches / "data_batch_3").unlink()
+    with pytest.raises(data.MalformedDataFile, match="cifar-10-batches-py: missing data_batch_3 "):
+        data.load("cifar10", data_dir=tmp_path / "dir")
