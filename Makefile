@@ -35,6 +35,7 @@ report-full: install
 bench: install
 	$(PY) benchmarks/tiny_nets.py
 	$(PY) benchmarks/hessian.py
+	$(PY) benchmarks/stacked_cnn.py
 
 lab: install
 	# "Run all" in JupyterLab then takes minutes, not hours: the quick profile is preset.

@@ -2,3 +2,278 @@
 snapshots, gradient norms, a training-loss target. Used as a Keras user expects:
 `model.fit(..., callbacks=[WeightSnapshots(every=3), GradientNorm(x, y)])`."""
 from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import progress as _progress
+from .objective import flatten
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """A tqdm.auto bar over epochs with the epoch's loss and accuracy (train and validation).
+
+    In JupyterLab it is the notebook's bar (a widget where ipywidgets is installed, else a text bar
+    redrawn in place); in a papermill log or a terminal it is a text bar refreshed about `lines`
+    times in all, so the log stays readable. Silent when HWUTILS_QUIET or CI is set (or enabled=False).
+    """
+
+    KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+    def __init__(self, label: str = "train", lines: int = 10, enabled: bool | None = None):
+        super().__init__()
+        self.label, self.lines, self.enabled = label, lines, enabled
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        self.bar = _progress.Progress(self.params.get("epochs") or 1, self.label, lines=self.lines,
+                                      enabled=self.enabled, unit="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        text = " ".join(f"{k} {logs[k]:.4g}" for k in self.KEYS if k in logs)
+        self.bar.update(epoch + 1, text)
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class DivergenceStop(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss. Keras reports the running mean of the epoch's
+    batch losses after every compiled call (`steps_per_execution` steps), and one NaN or inf batch
+    makes that mean non-finite, so the check sees every batch. After fit: `.diverged` (bool) and
+    `.epoch` (1-based epoch in which it happened, None when it did not)."""
+
+    def __init__(self, monitor: str = "loss"):
+        super().__init__()
+        self.monitor = monitor
+        self.diverged, self.epoch, self._current = False, None, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current = epoch + 1
+
+    def _check(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and not math.isfinite(float(value)) and not self.diverged:
+            self.diverged, self.epoch = True, self._current
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs)
+
+
+class WeightSnapshots(keras.callbacks.Callback):
+    """The flat trainable weights θ (float64, `model.trainable_weights` order, as in
+    hwutils.measures) before training (epoch 0) and after every `every`-th epoch.
+
+    `.epochs`: [0, k, 2k, ...]; `.weights`: one numpy vector per entry of `.epochs`. Calling fit
+    again continues the count (the epoch-0 snapshot is taken once), as Keras's `initial_epoch` does.
+    """
+
+    def __init__(self, every: int = 1):
+        super().__init__()
+        if int(every) < 1:
+            raise ValueError(f"every must be a positive number of epochs, got {every}")
+        self.every = int(every)
+        self.epochs: list[int] = []
+        self.weights: list[np.ndarray] = []
+        self._done = 0
+
+    def _take(self, epoch: int) -> None:
+        self.epochs.append(epoch)
+        self.weights.append(flatten([v.numpy() for v in self.model.trainable_weights]))
+
+    def on_train_begin(self, logs=None):
+        if not self.epochs:
+            self._take(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._done += 1
+        if self._done % self.every == 0:
+            self._take(self._done)
+
+    def stacked(self) -> np.ndarray:
+        """The snapshots as one array [len(epochs), P]."""
+        return np.stack(self.weights)
+
+
+class GradientNorm(keras.callbacks.Callback):
+    """Per training iteration: ‖∇θ L‖₂ of the loss on the batch the iteration used, and that loss.
+
+    Both are taken at the weights BEFORE the iteration's update: the gradient the optimizer then
+    applies, and the batch loss Keras itself computes in that step. L is hwutils.measures' loss (the
+    compiled loss at training=False plus regularisation terms), so `.grad_norms[i]` equals
+    `measures.gradient_norm(model, xb, yb)` at the weights before step i, on that step's batch xb, yb.
+
+    The batch is whatever fit fed the step (Keras's own shuffling, any data source): the callback
+    instruments the model's train step for the duration of fit (one extra gradient per step) and
+    restores it afterwards. Works with any `steps_per_execution`: the values of the steps of one
+    compiled call are buffered in variables and read after the call.
+    `.grad_norms`, `.losses`: lists of floats, one per iteration, across every fit it was used in.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.grad_norms: list[float] = []
+        self.losses: list[float] = []
+        self._installed = None
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._install(model)
+
+    def _install(self, model):
+        if self._installed is model:
+            return
+        from .measures import objective
+        grad_fn = objective(model)._python["grad"]
+        size = max(1, int(getattr(model, "steps_per_execution", 1) or 1))
+        self._norm_buf = tf.Variable(tf.zeros([size], tf.float64), trainable=False)
+        self._loss_buf = tf.Variable(tf.zeros([size], tf.float64), trainable=False)
+        self._count = tf.Variable(0, dtype=tf.int32, trainable=False)
+        original = model.train_step
+        norm_buf, loss_buf, count = self._norm_buf, self._loss_buf, self._count
+
+        def train_step(data):
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+            loss, grad = grad_fn(x, y)
+            i = tf.minimum(count, size - 1)
+            norm_buf.scatter_nd_update([[i]], [tf.norm(tf.cast(grad, tf.float64))])
+            loss_buf.scatter_nd_update([[i]], [tf.cast(loss, tf.float64)])
+            with tf.control_dependencies([norm_buf.value(), loss_buf.value()]):
+                count.assign_add(1)
+            return original(data)
+
+        self._original = original
+        model.train_step = train_step
+        model.train_function = None  # rebuilt around the instrumented step
+        self._installed = model
+
+    def _read(self):
+        k = int(self._count.numpy())
+        if k > len(self._norm_buf.numpy()):
+            raise RuntimeError(f"{k} steps ran in one compiled call, more than the {len(self._norm_buf.numpy())} "
+                               "buffered: steps_per_execution changed after fit started")
+        if k:
+            self.grad_norms.extend(self._norm_buf.numpy()[:k].tolist())
+            self.losses.extend(self._loss_buf.numpy()[:k].tolist())
+            self._count.assign(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._read()
+
+    def on_train_end(self, logs=None):
+        self._read()
+        model = self._installed
+        if model is not None:
+            del model.train_step  # the class's own step again
+            model.train_function = None
+            self._installed = None
+
+
+class LossTarget(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch whose training loss is ≤ `target`.
+
+    The epoch's training loss is what Keras logs under `monitor` at the end of the epoch (the
+    mean of that epoch's batch losses). After fit: `.reached` (bool), `.epoch` (1-based epoch at
+    which the target was reached; the number of epochs trained when it was not), `.steps` (the
+    optimizer steps up to then: `optimizer.iterations`), `.loss` (the monitored loss of that epoch).
+    Calling fit again continues the count, as Keras's `initial_epoch` does.
+
+    `stop=False` only records when the target was reached and lets training go on (the report's
+    fixed-epoch design, marked with the same target). `keep`, a Keras model or layer, keeps a copy
+    of its weights at the epoch the target was reached (`.weights`; `restore(model)` puts them into
+    a model of the same architecture). `LossTarget.for_members(target, stacked)` watches every
+    member of a `models.stacked` model: each member gets its own target epoch and weights, and the
+    fit stops when every member has reached the target.
+    """
+
+    def __init__(self, target: float | None, monitor: str = "loss", stop: bool = True, keep=None):
+        super().__init__()
+        self.target = None if target is None else float(target)
+        self.monitor, self.stop, self.keep = monitor, bool(stop), keep
+        self.reached, self.epoch, self.steps, self.loss, self.weights = False, 0, 0, math.nan, None
+        self.peers = [self]  # the fit stops when every peer has reached its target
+
+    @classmethod
+    def for_members(cls, target: float | None, stacked, stop: bool = True) -> list["LossTarget"]:
+        """One LossTarget per member of a stacked model (monitor `member_<m>_loss`, keeping that
+        member's weights); the fit stops when all of them have reached the target."""
+        from .models import members
+        group = [cls(target, f"member_{m}_loss", stop, keep=stacked.get_layer(f"member_{m}"))
+                 for m in range(members(stacked))]
+        for callback in group:
+            callback.peers = group
+        return group
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise KeyError(f"LossTarget monitors {self.monitor!r}, which fit does not log; it logs {sorted(logs)}")
+        if self.reached:
+            return
+        value = float(logs[self.monitor])
+        self.epoch, self.steps, self.loss = self.epoch + 1, int(self.model.optimizer.iterations), value
+        if self.target is not None and value <= self.target:  # NaN never reaches a target
+            self.reached = True
+            if self.keep is not None:
+                self.weights = [np.array(w, copy=True) for w in self.keep.get_weights()]
+        if self.stop and all(p.reached for p in self.peers):
+            self.model.stop_training = True
+
+    def restore(self, model) -> None:
+        """Give `model` the weights kept when the target was reached (unchanged when it was not)."""
+        if self.weights is not None:
+            model.set_weights(self.weights)
+
+    @staticmethod
+    def members(stacked, group: list["LossTarget"]) -> list:
+        """The members of a stacked model trained with `for_members`, each as its own Keras model
+        (`models.member`) with the weights of the epoch it reached the target (its last weights when
+        it missed the target)."""
+        from .models import member
+        out = [member(stacked, m) for m in range(len(group))]
+        for model, callback in zip(out, group):
+            callback.restore(model)
+        return out
+
+
+class AccuracyTarget(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch at which every monitored accuracy is ≥ `target`,
+    e.g. `AccuracyTarget(0.95, [f"member_{m}_accuracy" for m in range(M)])`: every member of a
+    stacked model has fitted its (possibly random) labels. The accuracy is what Keras logs at the
+    end of the epoch (the mean over that epoch's batches, as the report's curves show it).
+
+    After fit: `.first[key]`, the 1-based epoch at which `key` first reached the target (None when it
+    never did: not fitted within the budget); `.reached`, whether all did; `.epoch`, epochs trained.
+    `stop=False` records the epochs and lets training run to its budget.
+    """
+
+    def __init__(self, target: float, monitor="accuracy", stop: bool = True):
+        super().__init__()
+        self.target, self.stop = float(target), bool(stop)
+        self.monitor = [monitor] if isinstance(monitor, str) else list(monitor)
+        self.first = {key: None for key in self.monitor}
+        self.epoch = 0
+
+    @property
+    def reached(self) -> bool:
+        return all(epoch is not None for epoch in self.first.values())
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.epoch += 1
+        for key in self.monitor:
+            if key not in logs:
+                raise KeyError(f"AccuracyTarget monitors {key!r}, which fit does not log; it logs {sorted(logs)}")
+            if self.first[key] is None and float(logs[key]) >= self.target:  # NaN never reaches it
+                self.first[key] = self.epoch
+        if self.stop and self.reached:
+            self.model.stop_training = True

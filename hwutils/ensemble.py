@@ -85,11 +85,12 @@ class Ensemble:
     def biases(self):
         return self._unpack(tf.convert_to_tensor(self.theta))[1]
 
-    def _forward(self, x):
-        """x [B, in] shared by all members -> outputs [M, B, out]."""
+    def _forward(self, x, theta=None):
+        """x [B, in] shared by all members -> outputs [M, B, out]; θ [M, P] defaults to the
+        ensemble's weights (the Hessians pass a float64 copy)."""
         # (Folding each bias into its matmul as an extra input row of ones compiles a little
         # faster, but made the double backpropagation of the gradient-norm phase 1.8x slower.)
-        kernels, biases = self._unpack(tf.convert_to_tensor(self.theta))
+        kernels, biases = self._unpack(tf.convert_to_tensor(self.theta) if theta is None else theta)
         h = tf.einsum("bi,mio->mbo", x, kernels[0]) + biases[0][:, None, :]
         for k, b in zip(kernels[1:], biases[1:]):
             h = keras.activations.get(self.activation)(h)
@@ -98,9 +99,9 @@ class Ensemble:
             h = keras.activations.softmax(h)
         return h
 
-    def _per_sample_losses(self, x, y):
+    def _per_sample_losses(self, x, y, theta=None):
         """Each member's loss on each sample: [M, B]."""
-        out = self._forward(x)
+        out = self._forward(x, theta)
         if self.loss_name == "mse":
             return tf.reduce_mean(tf.square(out - tf.cast(y, out.dtype)[None]), axis=2)
         labels = tf.broadcast_to(tf.cast(y, tf.int64)[None], tf.shape(out)[:2])
@@ -132,9 +133,11 @@ class Ensemble:
     def fit(self, x, y, epochs: int, batch_size: int, shuffle_seed: int = 0, record_every: int | None = None,
             record_steps: bool = False, epochs_per_call: int | None = None, verbose: bool | None = None,
             label: str = "ensemble") -> dict:
-        """Train every member for `epochs` epochs on the same batches: epoch e visits the points in
-        the order np.random.default_rng(shuffle_seed)'s e-th permutation, in batches of batch_size
-        (the last one smaller, as in Keras). See fit_group for what it returns."""
+        """Train every member for `epochs` epochs on the same batches: epoch e (counted over every
+        fit of this ensemble, so a second call continues instead of replaying the first one's
+        batches) visits the points in the order of np.random.default_rng(shuffle_seed)'s e-th
+        permutation, in batches of batch_size (the last one smaller, as in Keras). See fit_group
+        for what it returns."""
         return fit_group([self], x, y, epochs, batch_size, shuffle_seed, record_every, record_steps,
                          epochs_per_call, verbose, label)[0]
 
@@ -224,8 +227,44 @@ class Ensemble:
         """Outputs of every member: [M, N, out]."""
         return self._forward(tf.convert_to_tensor(np.asarray(x), self.dtype)).numpy()
 
+    def gradients(self, x, y) -> np.ndarray:
+        """Every member's gradient ∇θ_m L_m of its mean loss on all of (x, y), computed in float64
+        like `hessians` (θ and the data cast up): [M, P] float64."""
+        theta = tf.cast(tf.convert_to_tensor(self.theta), tf.float64)
+        x = tf.convert_to_tensor(np.asarray(x, dtype=np.float64))
+        with tf.GradientTape() as tape:
+            tape.watch(theta)
+            total = tf.reduce_sum(tf.reduce_mean(self._per_sample_losses(x, self._labels(y), theta), axis=1))
+        return tape.gradient(total, theta).numpy()
+
+    def hessian_plan(self, n: int, row_block: int = 64, budget: float = 2.5e7) -> dict:
+        """How `hessians` splits its work so that no intermediate exceeds about `budget` float64
+        elements (8 bytes each: 2.5e7 is 200 MB), whatever M, P and N are.
+
+        - Closed form (ReLU): the largest intermediate is the output Jacobian [M, chunk, O, P], so
+          data come in chunks of budget // (M·O·P) points. Every row comes out of one product, so
+          there is no row blocking on this path (`row_block` is not used).
+        - General path: the vectorised Jacobian of `row_block` rows holds [rows, M, chunk, Σ widths]
+          activations and returns [rows, M, P]: rows are capped at budget // (M·P) and the chunk at
+          budget // (rows·M·Σ widths).
+        The [M, P, P] result itself is not counted. Returns {"path", "chunk", "row_block", "chunks"}.
+        """
+        m, p, n = self.members, self.n_params, int(n)
+        if self.activation == "relu":
+            chunk = int(max(1, min(n, budget // (m * p * self.widths[-1]))))
+            rows = p
+        else:
+            rows = int(max(1, min(row_block, p, budget // (m * p))))
+            chunk = int(max(1, min(n, budget // (rows * m * sum(self.widths)))))
+        return {"path": "closed form" if self.activation == "relu" else "general", "chunk": chunk,
+                "row_block": rows, "chunks": -(-n // chunk)}
+
     def hessians(self, x, y, row_block: int = 64, budget: float = 2.5e7) -> np.ndarray:
         """Every member's exact Hessian of its mean loss: [M, P, P], float64, symmetric.
+
+        Computed in float64 whatever the ensemble's dtype: θ and the data are cast up, so this is the
+        Hessian at exactly the trained (float32) weights with float64 rounding (unit round-off
+        u = 2⁻⁵³ ≈ 1.1e-16), not float32's 6e-8 — what the minimal ratio's band relies on.
 
         ReLU members take the closed-form path (`_relu_hessian_chunk`): the Gauss-Newton term
         JᵀQJ plus the second-order term of the network, which for a ReLU net lives only in the
@@ -233,36 +272,36 @@ class Ensemble:
         backward passes. Other activations use the general path: the Hessian of Σ_m L_m is
         block-diagonal, so row j of every member's Hessian is the gradient of Σ_m ∂L_m/∂θ_m[j]
         with respect to the stacked weights (P rows, not M·P), in blocks of `row_block` rows.
-        Data come in chunks of about `budget` / (M·P·outputs) points, so peak memory stays
-        bounded whatever M and N are.
+        Memory: see `hessian_plan` — `budget` bounds the largest intermediate on both paths.
         """
         x, y = np.asarray(x), np.asarray(y)
         p, m, n = self.n_params, self.members, len(x)
+        plan = self.hessian_plan(n, row_block, budget)
+        chunk = plan["chunk"]
         h = np.zeros((m, p, p))
-        if self.activation == "relu":
-            chunk = int(max(1, min(n, budget // (m * p * self.widths[-1]))))
+        if plan["path"] == "closed form":
             for a in range(0, n, chunk):
                 b = min(n, a + chunk)
-                h += self._relu_hessian_chunk(tf.convert_to_tensor(x[a:b], self.dtype), self._labels(y[a:b]), n)
+                h += self._relu_hessian_chunk(tf.convert_to_tensor(x[a:b], tf.float64), self._labels(y[a:b]), n)
             return 0.5 * (h + np.transpose(h, (0, 2, 1)))
-        row_block = min(row_block, p)
-        chunk = int(max(1, min(n, 1e6 // (row_block * m))))
+        rows_per_block = plan["row_block"]
         fn = self._hessian_rows_fn()
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             idx = np.arange(a, a + chunk) % n  # padded with real points of zero weight: one trace
-            weights = np.where(np.arange(a, a + chunk) < b, 1.0 / n, 0.0).astype(self.dtype)
-            xb = tf.convert_to_tensor(x[idx], self.dtype)
-            yb, wb = self._labels(y[idx]), tf.convert_to_tensor(weights)
-            for r0 in range(0, p, row_block):
-                rows = np.minimum(np.arange(r0, r0 + row_block), p - 1).astype(np.int32)
-                take = min(row_block, p - r0)
+            weights = np.where(np.arange(a, a + chunk) < b, 1.0 / n, 0.0)
+            xb = tf.convert_to_tensor(x[idx], tf.float64)
+            yb, wb = self._labels(y[idx]), tf.convert_to_tensor(weights, tf.float64)
+            for r0 in range(0, p, rows_per_block):
+                rows = np.minimum(np.arange(r0, r0 + rows_per_block), p - 1).astype(np.int32)
+                take = min(rows_per_block, p - r0)
                 block = fn(xb, yb, wb, tf.constant(rows)).numpy()  # [R, M, P]
                 h[:, r0:r0 + take, :] += np.transpose(block[:take], (1, 0, 2))
         return 0.5 * (h + np.transpose(h, (0, 2, 1)))
 
     def _relu_hessian_chunk(self, x, y, n_total: int) -> np.ndarray:
-        """This chunk's contribution to every member's Hessian of the mean loss over n_total points.
+        """This chunk's contribution to every member's Hessian of the mean loss over n_total points,
+        in float64 (x is a float64 tensor; θ is cast up here).
 
         With z_l = a_{l-1}W_l + b_l, a_l = relu(z_l) and f = z_L, for one sample
           ∇²ℓ = JᵀQJ + Σ_o ∂ℓ/∂f_o ∇²f_o,
@@ -273,28 +312,29 @@ class Ensemble:
         where δ_k = ∂f/∂z_k and A_{k-1,l} = ∂a_{k-1}/∂z_l; bias pairs with no W_k vanish.
         Contracting with ∂ℓ/∂f gives e_k = ∂ℓ/∂z_k in place of δ_k.
         """
-        m, L = self.members, len(self.kernels)
-        ws, bs = self.kernels, self.biases
+        dt = tf.float64
+        m, L = self.members, len(self._layout)
+        ws, bs = self._unpack(tf.cast(tf.convert_to_tensor(self.theta), dt))
         a = [tf.broadcast_to(x[None], [m, *x.shape])]
         masks = []
         for l in range(L):
             z = tf.matmul(a[-1], ws[l]) + bs[l][:, None, :]
             if l < L - 1:
-                masks.append(tf.cast(z > 0, self.dtype))
+                masks.append(tf.cast(z > 0, dt))
                 a.append(tf.nn.relu(z))
         out_dim = self.widths[-1]
         scale = 1.0 / n_total
         if self.loss_name == "mse":
-            g_out = 2.0 * scale / out_dim * (z - tf.cast(y, self.dtype)[None])  # ∂L/∂f [M, n, O]
+            g_out = 2.0 * scale / out_dim * (z - tf.cast(y, dt)[None])  # ∂L/∂f [M, n, O]
             q = None  # Q = 2/(n·O)·I
         else:
             prob = tf.nn.softmax(z)
-            g_out = scale * (prob - tf.one_hot(y, out_dim, dtype=self.dtype)[None])
+            g_out = scale * (prob - tf.one_hot(y, out_dim, dtype=dt)[None])
             q = scale * (tf.linalg.diag(prob) - prob[..., :, None] * prob[..., None, :])
         nb = tf.shape(x)[0]
         # δ_l = ∂f/∂z_l: [M, n, O, w_l], from δ_L = I backwards.
         deltas = [None] * L
-        deltas[L - 1] = tf.broadcast_to(tf.eye(out_dim, dtype=self.dtype), [m, nb, out_dim, out_dim])
+        deltas[L - 1] = tf.broadcast_to(tf.eye(out_dim, dtype=dt), [m, nb, out_dim, out_dim])
         for l in range(L - 2, -1, -1):
             deltas[l] = tf.einsum("mnow,mvw->mnov", deltas[l + 1], ws[l + 1]) * masks[l][:, :, None, :]
         errors = [tf.einsum("mno,mnow->mnw", g_out, d) for d in deltas]  # e_l = ∂L/∂z_l
@@ -308,11 +348,11 @@ class Ensemble:
             h = (2.0 * scale / out_dim) * tf.einsum("mnop,mnoq->mpq", jac, jac)
         else:
             h = tf.einsum("mnop,mnor->mpr", jac, tf.einsum("mnoq,mnqp->mnop", q, jac))
-        h = h.numpy().astype(np.float64)
+        h = h.numpy()
         offsets = self._offsets()
         for l in range(L - 1):
             w_l = self.widths[l + 1]
-            acts = masks[l][:, :, :, None] * tf.eye(w_l, dtype=self.dtype)  # A_{l,l} = ∂a_l/∂z_l
+            acts = masks[l][:, :, :, None] * tf.eye(w_l, dtype=dt)  # A_{l,l} = ∂a_l/∂z_l
             for k in range(l + 1, L):
                 if k > l + 1:
                     acts = tf.einsum("mnqr,mrs->mnqs", acts, ws[k - 1]) * masks[k - 1][:, :, None, :]
@@ -334,15 +374,17 @@ class Ensemble:
         if "hessian_rows" not in self._compiled:
             @tf.function
             def rows_fn(xb, yb, wb, rows):
-                # wb weighs each sample (1/n, or 0 for padding): Σ_chunks gives the full mean's Hessian.
+                # float64 throughout: θ cast up and watched. wb weighs each sample (1/n, or 0 for
+                # padding): Σ_chunks gives the full mean's Hessian.
+                theta = tf.cast(tf.convert_to_tensor(self.theta), tf.float64)
                 with tf.GradientTape() as outer:
+                    outer.watch(theta)
                     with tf.GradientTape() as inner:
-                        total = tf.reduce_sum(tf.reduce_sum(self._per_sample_losses(xb, yb) * wb[None], axis=1))
-                    grads = inner.gradient(total, self.variables)
-                    flat = tf.concat([tf.reshape(g, [self.members, -1]) for g in grads], axis=1)  # [M, P]
-                    summed = tf.gather(tf.reduce_sum(flat, axis=0), rows)  # [R]
-                jac = outer.jacobian(summed, self.variables, experimental_use_pfor=True)
-                return tf.concat([tf.reshape(j, [tf.shape(rows)[0], self.members, -1]) for j in jac], axis=2)
+                        inner.watch(theta)
+                        total = tf.reduce_sum(self._per_sample_losses(xb, yb, theta) * wb[None])
+                    grads = inner.gradient(total, theta)  # [M, P]
+                    summed = tf.gather(tf.reduce_sum(grads, axis=0), rows)  # [R]
+                return outer.jacobian(summed, theta, experimental_use_pfor=True)  # [R, M, P]
             self._compiled["hessian_rows"] = rows_fn
         return self._compiled["hessian_rows"]
 
@@ -356,6 +398,13 @@ class Ensemble:
         return out
 
     def set_member_weights(self, m: int, weights: Sequence[np.ndarray]) -> None:
+        """Member m's weights from a list in keras.layers.Dense order (as member_weights returns)."""
+        expected = [shape for a, b in self._layout for shape in ((a, b), (b,))]
+        got = [tuple(np.shape(w)) for w in weights]
+        if got != expected:
+            raise ValueError(f"member weights must have the shapes {expected} (kernel, bias per layer), got {got}")
+        if not 0 <= m < self.members:
+            raise IndexError(f"member {m} out of range for an ensemble of {self.members}")
         value = self.theta.numpy()
         value[m] = np.concatenate([np.ravel(w) for w in weights])
         self.theta.assign(value)
@@ -427,6 +476,19 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
     return run
 
 
+def _epoch_orders(head: Ensemble, shuffle_seed: int, n: int):
+    """np.random.default_rng(shuffle_seed) advanced past the permutations of the epochs `head` has
+    already trained: epoch e of the whole training uses the e-th permutation, however the epochs
+    are split into fits. Continuing with the same seed reuses the generator kept from the last fit."""
+    kept = getattr(head, "_shuffle", None)
+    if kept is not None and kept[:3] == (shuffle_seed, n, head.epochs_done):
+        return kept[3]
+    rng = np.random.default_rng(shuffle_seed)
+    for _ in range(head.epochs_done):
+        rng.permutation(n)
+    return rng
+
+
 def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int, shuffle_seed: int = 0,
               record_every: int | None = None, record_steps: bool = False, epochs_per_call: int | None = None,
               verbose: bool | None = None, label: str = "ensembles") -> list[dict]:
@@ -444,7 +506,7 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
     x = tf.convert_to_tensor(np.asarray(x), dtype=head.dtype)
     y = head._labels(y)
     n = int(x.shape[0])
-    rng = np.random.default_rng(shuffle_seed)
+    rng = _epoch_orders(head, shuffle_seed, n)
     run = _group_train_fn(ensembles, record_steps)
     chunk = record_every or epochs_per_call or max(1, min(epochs, 200))
     progress = Progress(math.ceil(epochs / chunk), label, enabled=verbose)
@@ -467,6 +529,7 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
         order = np.zeros((chunk, steps * batch_size), dtype=np.int32)  # padded with index 0
         for i in range(e):
             order[i, :n] = rng.permutation(n)
+        head._shuffle = (shuffle_seed, n, head.epochs_done + e, rng)
         results = run(x, y, tf.constant(order.reshape(chunk * steps, batch_size)), tf.constant(np.tile(counts, chunk)),
                       tf.constant(e * steps))
         done += e

@@ -48,23 +48,152 @@ def hessian_eigenvalues(model, x, y, loss=None, chunk_size: int = 1024) -> np.nd
     return np.linalg.eigvalsh(hessian(model, x, y, loss, chunk_size))
 
 
-def ratio_of_positive(eigenvalues: np.ndarray, rtol: float = 1e-6) -> float:
-    """Fraction of eigenvalues λ > rtol·max|λ|: the minimal ratio."""
+def unit_roundoff(dtype) -> float:
+    """u = ε/2 of a floating dtype: 2⁻²⁴ ≈ 6e-8 for float32, 2⁻⁵³ ≈ 1.1e-16 for float64."""
+    return float(np.finfo(np.dtype(dtype)).eps) / 2
+
+
+def relu_rescaling_generators(widths) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ReLU rescaling symmetries of the dense chain widths[0] -> ... -> widths[-1], in the θ
+    layout of Keras Dense layers (kernel_0 C-order, bias_0, kernel_1, ...): for each hidden unit,
+    (θ indices of its incoming kernel column and bias, θ indices of its outgoing kernel row).
+    Scaling the first by e^s and the second by e^{-s} leaves the network's function unchanged."""
+    widths = list(widths)
+    starts, start = [], 0
+    for a, b in zip(widths[:-1], widths[1:]):
+        starts.append((start, start + a * b))  # kernel start, bias start
+        start += a * b + b
+    out = []
+    for layer in range(len(widths) - 2):  # hidden layers: outputs of layer `layer`
+        a, b, c = widths[layer], widths[layer + 1], widths[layer + 2]
+        k0, b0 = starts[layer]
+        k1, _ = starts[layer + 1]
+        for j in range(b):
+            incoming = np.concatenate([k0 + np.arange(a) * b + j, [b0 + j]])
+            outgoing = k1 + j * c + np.arange(c)
+            out.append((incoming.astype(int), outgoing.astype(int)))
+    return out
+
+
+def gradient_band(theta, grad, generators) -> dict:
+    """The curvature that a remaining gradient g can put on directions that are exactly flat at a
+    critical point: the band (b) of the minimal ratio.
+
+    Derivation. Let D_j be the diagonal generator of a continuous symmetry (a ReLU unit's rescaling:
+    +1 on its incoming weights and bias, −1 on its outgoing weights, 0 elsewhere), so that
+    L(exp(s D_j) θ) = L(θ) for every θ and s. Differentiating in s at s = 0 gives gᵀ D_j θ = 0 for
+    every θ; differentiating that identity in θ gives, wherever L is twice differentiable,
+
+        H v_j = −D_j g,    v_j = D_j θ.
+
+    At an exact critical point (g = 0) every v_j is a null vector of H: these directions are flat
+    by symmetry, not by the data. With g ≠ 0 they are only approximately null: for x = V c in their
+    span V = [v_1 … v_k], ‖H x‖ = ‖W c‖ with W = [D_1 g … D_k g], so
+
+        r = max_c ‖W c‖ / ‖V c‖   (= ‖W Z S⁻¹‖₂ from the thin SVD V = U S Zᵀ)
+
+    bounds ‖H x‖/‖x‖ on the whole span, and by Courant–Fischer applied to H² the matrix H has at
+    least rank(V) eigenvalues in [−r, r]. r is computed exactly from θ and g (no constant to tune);
+    it is of order ‖g_j‖/‖θ_j‖, the gradient on a unit's weights over their norm (the unnormalised
+    form v_jᵀ H v_j = −Σ_{i∈unit j} g_i θ_i is ‖g‖ times the weight scale), and it is 0 at an exact
+    critical point. Eigenvalues inside ±r may be these symmetry directions tilted by g: their sign
+    is not curvature of the loss at a critical point.
+
+    Returns {"tau": r, "directions": rank(V)}.
+    """
+    theta, grad = np.asarray(theta, dtype=np.float64), np.asarray(grad, dtype=np.float64)
+    if not generators:
+        return {"tau": 0.0, "directions": 0}
+    v = np.zeros((len(theta), len(generators)))
+    w = np.zeros_like(v)
+    for j, (incoming, outgoing) in enumerate(generators):
+        v[incoming, j], v[outgoing, j] = theta[incoming], -theta[outgoing]
+        w[incoming, j], w[outgoing, j] = grad[incoming], -grad[outgoing]
+    _, s, zt = np.linalg.svd(v, full_matrices=False)
+    keep = s > (s[0] if s.size else 0) * 1e-10
+    if not keep.any():
+        return {"tau": 0.0, "directions": 0}
+    r = np.linalg.norm(w @ zt[keep].T / s[keep], 2)
+    return {"tau": float(r), "directions": int(keep.sum())}
+
+
+def ratio_of_positive(eigenvalues: np.ndarray, tau: float = 0.0) -> float:
+    """Fraction of eigenvalues λ > τ: the minimal ratio (τ from `spectrum_band`)."""
     eigenvalues = np.asarray(eigenvalues)
-    scale = np.max(np.abs(eigenvalues)) if eigenvalues.size else 0.0
-    return float(np.mean(eigenvalues > rtol * scale)) if scale > 0 else 0.0
+    return float(np.mean(eigenvalues > tau)) if eigenvalues.size else float("nan")
 
 
-def ratio_near_zero(eigenvalues: np.ndarray, rtol: float = 1e-6) -> float:
-    """Fraction of eigenvalues with |λ| ≤ rtol·max|λ|: the bulk near zero."""
+def ratio_near_zero(eigenvalues: np.ndarray, tau: float = 0.0) -> float:
+    """Fraction of eigenvalues with |λ| ≤ τ: the bulk that the band cannot sign."""
     eigenvalues = np.asarray(eigenvalues)
-    scale = np.max(np.abs(eigenvalues)) if eigenvalues.size else 0.0
-    return float(np.mean(np.abs(eigenvalues) <= rtol * scale)) if scale > 0 else 1.0
+    return float(np.mean(np.abs(eigenvalues) <= tau)) if eigenvalues.size else float("nan")
 
 
-def minimal_ratio(model, x, y, rtol: float = 1e-6, loss=None) -> float:
-    """Fraction of Hessian eigenvalues that are positive (λ > rtol·max|λ|)."""
-    return ratio_of_positive(hessian_eigenvalues(model, x, y, loss), rtol)
+def spectrum_band(eigenvalues, gradient=None, theta=None, widths=None, dtype="float64") -> dict:
+    """The band τ = max(τ_rounding, τ_gradient) inside which an eigenvalue's sign is not measured.
+
+    (a) τ_rounding = √P·u·max|λ|: the eigenvalue error that floating point allows a backward-stable
+        eigensolver on a Hessian computed in `dtype` (u its unit round-off).
+    (b) τ_gradient: `gradient_band` over the ReLU rescaling symmetries of the dense chain `widths`,
+        when gradient, θ and widths are given (else 0).
+    """
+    eig = np.asarray(eigenvalues, dtype=np.float64)
+    scale = float(np.max(np.abs(eig))) if eig.size else 0.0
+    rounding = float(np.sqrt(eig.size) * unit_roundoff(dtype) * scale)
+    grad = {"tau": 0.0, "directions": 0}
+    if gradient is not None and theta is not None and widths is not None:
+        grad = gradient_band(theta, gradient, relu_rescaling_generators(widths))
+    return {"tau": max(rounding, grad["tau"]), "tau_rounding": rounding, "tau_gradient": grad["tau"],
+            "symmetry_directions": grad["directions"]}
+
+
+def critical_point_spectrum(hessian, gradient=None, theta=None, widths=None, dtype="float64") -> dict:
+    """Eigenvalues of a Hessian classed negative, near zero or positive against the band τ
+    (`spectrum_band`), for the minimal ratio of Dauphin et al. (2014).
+
+    Rows and columns of H that are exactly zero (a dead ReLU unit: no sample activates it, so
+    neither its incoming nor its outgoing weights move the loss) give exact zero eigenvalues:
+    degeneracy, not curvature. They are split off before the eigensolver (H is block-diagonal
+    with a zero block after a permutation), counted in `exact_zero` and classed near zero.
+
+    Returns {"eigenvalues" (ascending, float64), "negative", "near_zero", "positive" (fractions of
+    P summing to one), "exact_zero", "minimal_ratio" (= positive: the report's fraction of
+    positive eigenvalues), "minimal_ratio_live" (positive eigenvalues over the P − exact zeros
+    directions that are not degenerate), "index" (= negative), "tau", "tau_rounding", "tau_gradient",
+    "symmetry_directions"}.
+    """
+    h = np.asarray(hessian, dtype=np.float64)
+    p = h.shape[0]
+    live = np.any(h != 0, axis=0) | np.any(h != 0, axis=1)
+    eig = np.sort(np.concatenate([np.linalg.eigvalsh(h[np.ix_(live, live)]), np.zeros(p - int(live.sum()))]))
+    band = spectrum_band(eig, gradient, theta, widths, dtype)
+    tau = band["tau"]
+    out = {"eigenvalues": eig, "negative": float(np.mean(eig < -tau)), "near_zero": ratio_near_zero(eig, tau),
+           "positive": ratio_of_positive(eig, tau), "exact_zero": float(p - live.sum()) / p, **band}
+    out["minimal_ratio"], out["index"] = out["positive"], out["negative"]
+    # among the directions that are not degenerate: a dead unit removes parameters, not curvature
+    out["minimal_ratio_live"] = float(np.sum(eig > tau) / live.sum()) if live.any() else float("nan")
+    return out
+
+
+def dense_relu_widths(model) -> list[int] | None:
+    """The widths of a plain chain of Dense layers with ReLU hidden activations, else None."""
+    import keras
+    layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
+    if not layers or not all(isinstance(l, keras.layers.Dense) and l.use_bias for l in layers):
+        return None
+    if not all(getattr(l.activation, "__name__", "") == "relu" for l in layers[:-1]):
+        return None
+    return [int(layers[0].kernel.shape[0])] + [int(l.units) for l in layers]
+
+
+def minimal_ratio(model, x, y, loss=None) -> float:
+    """Fraction of Hessian eigenvalues that are positive, λ > τ (`critical_point_spectrum`): the
+    band from rounding in the model's dtype and, for a dense ReLU chain, from the remaining gradient."""
+    obj = objective(model, loss)
+    _, grad = obj.loss_and_gradient(x, y)
+    return critical_point_spectrum(hessian(model, x, y, loss), grad, obj.get_flat(), dense_relu_widths(model),
+                                   obj.dtype)["minimal_ratio"]
 
 
 def hvp(model, x, y, v, loss=None, chunk_size: int = 1024) -> np.ndarray:
@@ -120,49 +249,68 @@ def lanczos(matvec, p: int, steps: int, v0: np.ndarray):
     return np.array(alpha), np.array(beta[: len(alpha) - 1])
 
 
-def spectral_density(model, x, y, steps: int = 30, vectors: int = 5, seed: int = 0, loss=None,
+def spectral_density(model, x, y, steps: int = 30, vectors=5, seed: int = 0, loss=None,
                      chunk_size: int = 1024):
-    """Stochastic Lanczos quadrature: nodes and weights (summing to one) of the eigenvalue density."""
+    """Stochastic Lanczos quadrature: nodes and weights (summing to one) of the eigenvalue density.
+
+    `vectors` is the number of Rademacher probes, or the probes themselves as an array [k, P].
+    Each probe v contributes the Ritz values of its Lanczos tridiagonal as nodes, weighted by the
+    squared first components of the tridiagonal's eigenvectors (over k): with full steps these are
+    the eigenvalues λ_i of H and (q_iᵀv)²/‖v‖², so Σ w f(node) estimates trace f(H) / P."""
     obj = objective(model, loss, chunk_size)
-    rng = np.random.default_rng(seed)
+    if np.ndim(vectors) == 0:
+        rng = np.random.default_rng(seed)
+        probes = rng.choice([-1.0, 1.0], size=(int(vectors), obj.n_params))
+    else:
+        probes = np.asarray(vectors, dtype=np.float64).reshape(-1, obj.n_params)
     nodes, weights = [], []
-    for _ in range(vectors):
-        alpha, beta = lanczos(lambda v: obj.hvp(x, y, v), obj.n_params, steps,
-                              rng.choice([-1.0, 1.0], size=obj.n_params))
+    for v in probes:
+        alpha, beta = lanczos(lambda u: obj.hvp(x, y, u), obj.n_params, steps, v)
         t = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
         ritz, vecs = np.linalg.eigh(t)
         nodes.append(ritz)
-        weights.append(vecs[0] ** 2 / vectors)
+        weights.append(vecs[0] ** 2 / len(probes))  # first row: each eigenvector's weight on q_1 = v/‖v‖
     nodes, weights = np.concatenate(nodes), np.concatenate(weights)
     order = np.argsort(nodes)
     return nodes[order], weights[order]
 
 
+def _jacobian_norms_fn(model, dtype, feature_shape):
+    """The traced per-point ‖∂f(x)/∂x‖_F of `model`, cached per model, dtype and input shape; the
+    batch dimension of its signature is None, so every batch size reuses one trace."""
+    key = ("sensitivity", str(dtype), tuple(feature_shape))
+    per_model = _CACHE.setdefault(model, {})
+    if key not in per_model:
+        def jacobian_norms(xb):
+            with tf.GradientTape() as tape:
+                tape.watch(xb)
+                out = model(xb, training=False)
+            jac = tape.batch_jacobian(out, xb)
+            return tf.sqrt(tf.reduce_sum(tf.reshape(jac, [tf.shape(jac)[0], -1]) ** 2, axis=1))
+        per_model[key] = tf.function(jacobian_norms, input_signature=[tf.TensorSpec([None, *feature_shape], dtype)])
+    return per_model[key]
+
+
 def sensitivity(model, x, per_sample: bool = False, chunk_size: int = 256):
     """Novak et al. (2018): mean over input points of ‖∂f(x)/∂x‖_F, f the model's output (class
     probabilities for a softmax model). Each point's Jacobian is its own, so the value does not
-    depend on how the points are grouped into batches."""
-
-    @tf.function(reduce_retracing=True)
-    def jacobian_norms(xb):
-        with tf.GradientTape() as tape:
-            tape.watch(xb)
-            out = model(xb, training=False)
-        jac = tape.batch_jacobian(out, xb)
-        return tf.sqrt(tf.reduce_sum(tf.reshape(jac, [tf.shape(jac)[0], -1]) ** 2, axis=1))
-
-    dtype = model.inputs[0].dtype if getattr(model, "inputs", None) else "float32"
-    norms = np.concatenate([np.asarray(jacobian_norms(tf.convert_to_tensor(x[a:b], dtype=dtype)), dtype=np.float64)
+    depend on how the points are grouped into batches. Traced once per model and input shape."""
+    dtype = tf.as_dtype(model.inputs[0].dtype if getattr(model, "inputs", None) else "float32")
+    x = np.asarray(x)
+    fn = _jacobian_norms_fn(model, dtype.name, x.shape[1:])
+    norms = np.concatenate([np.asarray(fn(tf.convert_to_tensor(x[a:b], dtype=dtype)), dtype=np.float64)
                             for a, b in chunks(len(x), chunk_size)])
     return norms if per_sample else float(norms.mean())
 
 
 def sharpness(model, x, y, epsilon: float = 1e-3, subspace_dim: int | None = None, seed: int = 0,
-              maxiter: int = 10, loss=None, chunk_size: int = 1024) -> float:
+              maxiter: int = 10, loss=None, chunk_size: int = 1024, return_maximizer: bool = False):
     """Keskar et al. (2017): φ = 100·(max_{z∈C_ε} L(θ+z) − L(θ)) / (1 + L(θ)), the box
     C_ε = {z : |z_i| ≤ ε(|θ_i| + 1)} (in a random subspace z = A y when subspace_dim is given,
-    with |y_i| ≤ ε(|(A⁺θ)_i| + 1)). The maximum is approximated with L-BFGS-B from a random point
-    of the box. The model's weights are restored afterwards."""
+    with |y_i| ≤ ε(|(A⁺θ)_i| + 1)). The maximum is the value L-BFGS-B (box bounds, `maxiter`
+    iterations) reaches from a random point of the box, or L(θ) itself (z = 0 lies in the box)
+    should that be higher. With return_maximizer, returns (φ, z) with z the maximiser in the full
+    parameter space. The model's weights are restored afterwards."""
     from scipy.optimize import minimize
     if epsilon < 0:
         raise ValueError(f"epsilon must be ≥ 0, got {epsilon}")
@@ -175,22 +323,74 @@ def sharpness(model, x, y, epsilon: float = 1e-3, subspace_dim: int | None = Non
     else:
         basis = rng.standard_normal((obj.n_params, subspace_dim))
         bound = epsilon * (np.abs(np.linalg.pinv(basis) @ theta) + 1.0)
-    best = {"loss": -np.inf}
+
+    def full(z):
+        return z if basis is None else basis @ z
 
     def negative_loss(z):
-        step = z if basis is None else basis @ z
-        obj.set_flat(theta + step)
+        obj.set_flat(theta + full(z))
         value, grad = obj.loss_and_gradient(x, y)
-        best["loss"] = max(best["loss"], value)
         return -value, -(grad if basis is None else basis.T @ grad)
 
     try:
-        base = obj.loss(x, y)
-        if epsilon > 0:
-            start = rng.uniform(-bound, bound)
-            minimize(negative_loss, start, jac=True, method="L-BFGS-B", bounds=np.stack([-bound, bound], 1),
-                     options={"maxiter": maxiter})
+        base = obj.loss_and_gradient(x, y)[0]  # the function the optimiser evaluates: ε = 0 gives 0 exactly
+        result = minimize(negative_loss, rng.uniform(-bound, bound), jac=True, method="L-BFGS-B",
+                          bounds=np.stack([-bound, bound], 1), options={"maxiter": maxiter})
     finally:
         obj.set_flat(theta)
-    peak = max(best["loss"], base)
-    return float(100.0 * (peak - base) / (1.0 + base))
+    peak, z = -float(result.fun), full(np.asarray(result.x, dtype=np.float64))
+    if peak < base:
+        peak, z = base, np.zeros(obj.n_params)
+    phi = float(100.0 * (peak - base) / (1.0 + base))
+    return (phi, z) if return_maximizer else phi
+
+
+# ------------------------------------------------------------ gradient norm and loss oscillation
+def detrend_log(values, window: int = 51) -> np.ndarray:
+    """log(values) minus its centred running median over `window` points (edges: nearest value):
+    what is left of a positive series once its slow trend is removed."""
+    from scipy.ndimage import median_filter
+    logs = np.log(np.asarray(values, dtype=np.float64))
+    return logs - median_filter(logs, size=int(window), mode="nearest")
+
+
+def _ranks(a: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+    r = rankdata(a, axis=-1)
+    r = r - r.mean(axis=-1, keepdims=True)
+    return r / np.linalg.norm(r, axis=-1, keepdims=True)
+
+
+def oscillation_coupling(grad_norm, loss, window: int = 51, horizon: int = 10, lags=None):
+    """Does a larger gradient norm go with a larger loss oscillation, beyond the shared trend and
+    mini-batch sampling? Returns (ρ, ρ at each lag of `lags`).
+
+    g_t: the detrended log gradient norm of iteration t (detrend_log). o_t: how much the loss
+    oscillates over the NEXT `horizon` iterations, the standard deviation of the detrended log batch
+    loss over t+1 … t+horizon, itself detrended (log, running median). Batch t's own loss is not in
+    o_t, so a hard batch, which has both a large gradient and a large loss, cannot couple them by
+    itself (the sampling effect). ρ = Spearman(g_t, o_t). The null: ρ with g circularly shifted by
+    each lag against o (each series keeps its autocorrelation and what trend is left; only their
+    alignment is broken) — compare with claims.against_null.
+    """
+    g, r = detrend_log(grad_norm, window), detrend_log(loss, window)
+    n = len(g) - horizon
+    if n < 3:
+        raise ValueError(f"{len(g)} iterations are too few for a horizon of {horizon}")
+    spread = np.lib.stride_tricks.sliding_window_view(r[1:], horizon).std(axis=1)[:n]
+    o = detrend_log(np.maximum(spread, 1e-300), window)
+    rg, ro = _ranks(g[:n]), _ranks(o)
+    rho = float(rg @ ro)
+    lags = oscillation_lags(len(g), horizon) if lags is None else np.asarray(lags, dtype=int)
+    shifted = np.stack([np.roll(rg, int(k)) for k in lags]) if len(lags) else np.zeros((0, n))
+    return rho, shifted @ ro
+
+
+def oscillation_lags(iterations: int, horizon: int = 10, count: int = 199) -> np.ndarray:
+    """Up to `count` evenly spaced circular lags for oscillation_coupling's null, at least 2·horizon
+    away from 0 on both sides so a shifted g_t shares no window with its own o_t."""
+    n = iterations - horizon
+    low, high = 2 * horizon, n - 2 * horizon
+    if high <= low:
+        return np.zeros(0, dtype=int)
+    return np.unique(np.linspace(low, high, min(count, high - low + 1)).round().astype(int))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import numpy as np
 
 # The report's 1-1 architectures (layer widths including input and output).
 REPORT_FUNCTION_MODELS = {
@@ -34,21 +35,27 @@ def image_mlp(input_shape: Sequence[int], hidden: Sequence[int], classes: int = 
     return keras.Sequential([keras.Input(tuple(input_shape), dtype=dtype), *layers], name=name)
 
 
-def conv_front(input_shape: Sequence[int], filters: int, kernel: int = 3, pool: int = 2):
-    """(layers, flattened size, parameter count) of input -> conv2d -> max pooling -> flatten."""
+def conv_front(input_shape: Sequence[int], filters: int, kernel: int = 3, pool: int | None = 2,
+               padding: str = "valid"):
+    """(layers, flattened size, parameter count) of input -> conv2d -> max pooling -> flatten;
+    pool=None: no pooling layer (the report's 1-1 MNIST model: input -> conv2d -> dense);
+    padding="same" keeps the image size through the convolution."""
     h, w, c = input_shape
-    out_h, out_w = (h - kernel + 1) // pool, (w - kernel + 1) // pool
+    stride, shrink = pool or 1, (0 if padding == "same" else kernel - 1)
+    out_h, out_w = (h - shrink) // stride, (w - shrink) // stride
     if out_h < 1 or out_w < 1:
         raise ValueError(f"input {tuple(input_shape)} is too small for a {kernel}x{kernel} conv and {pool}x{pool} pooling")
-    layers = [keras.layers.Conv2D(filters, kernel, activation="relu"), keras.layers.MaxPooling2D(pool),
-              keras.layers.Flatten()]
+    layers = [keras.layers.Conv2D(filters, kernel, activation="relu", padding=padding)]
+    layers += [keras.layers.MaxPooling2D(pool)] if pool else []
+    layers.append(keras.layers.Flatten())
     return layers, out_h * out_w * filters, (kernel * kernel * c + 1) * filters
 
 
 def conv_dense(input_shape: Sequence[int], filters: int, hidden: Sequence[int], classes: int = 10,
-               kernel: int = 3, pool: int = 2, name: str | None = None) -> keras.Model:
-    """input -> conv2d -> max pooling -> len(hidden) dense hidden layers -> softmax (1-1, 1-3)."""
-    layers, _, _ = conv_front(input_shape, filters, kernel, pool)
+               kernel: int = 3, pool: int | None = 2, name: str | None = None, padding: str = "valid") -> keras.Model:
+    """input -> conv2d -> max pooling (none when pool is None) -> len(hidden) dense hidden layers
+    -> softmax (1-1, 1-3)."""
+    layers, _, _ = conv_front(input_shape, filters, kernel, pool, padding)
     layers += [keras.layers.Dense(h, activation="relu") for h in hidden]
     layers.append(keras.layers.Dense(classes, activation="softmax"))
     return keras.Sequential([keras.Input(tuple(input_shape)), *layers], name=name)
@@ -101,3 +108,118 @@ def solve_widths(target: int, depth: int, n_in: int, n_out: int, fixed: int = 0,
         raise ValueError(f"no widths for depth {depth} reach {target} parameters within ±{tol:.0%} "
                          f"(closest: {widths}, {total}); change the target or the front")
     return widths
+
+
+# ------------------------------------------------------------------ stacked models
+def stacked(build, members: int | None = None, loss=None, optimizer=None, metrics=None,
+            steps_per_execution: int = 1, jit_compile: bool | str = False, name: str = "stacked") -> keras.Model:
+    """Several independently initialised copies of a Keras model trained together as one model.
+
+    `build` is a function that returns a fresh, uncompiled Keras model (one input, one output);
+    it is called `members` times, so each member draws its own initial weights from the current
+    Keras seed (`keras.utils.set_random_seed` before the call makes them reproducible). `build`
+    may also be a list of such functions, one member each (different architectures trained on
+    the same batches); `members` is then None or its length.
+
+    Returns a functional Keras model with one input and one output per member; member m is the
+    sub-model (a layer) named `member_<m>`, and its output and history keys carry that name
+    (`member_0_loss`, `val_member_0_accuracy`, ...). Train it on `[y] * members` as targets.
+    With `loss` and `optimizer` (a name or a keras optimizer) given, the model is compiled with the
+    same loss on every output; Keras sums the members' losses, so the gradient with respect to
+    member m's weights is the gradient of member m's own loss. Adam, SGD and RMSprop act on each
+    weight element separately, so member m follows exactly the trajectory it would follow alone
+    from the same initial weights on the same batches (tests/test_models.py checks this). Members
+    share nothing but the input: no weight, no batch-norm statistic, no gradient clipping across
+    members (a global `clipnorm` would couple them).
+
+    `metrics`, e.g. ["accuracy"], is given to every output. One training step then runs every
+    member: the per-step overhead that dominates small models on a CPU is paid once, not once
+    per member (benchmarks/stacked_cnn.py). Use `member(model, m)` to take a member out.
+
+    `jit_compile` defaults to False: XLA-compiling the step of 15 small CNNs cost about 90 s of CPU
+    here against 40 s of plain tracing, more than it saves over a 30-epoch run ("auto" is Keras's default).
+    """
+    builds = list(build) if isinstance(build, (list, tuple)) else None
+    if builds is not None:
+        if members is not None and members != len(builds):
+            raise ValueError(f"members={members} but {len(builds)} build functions were given")
+        members = len(builds)
+    if not members or members < 1:
+        raise ValueError("a stacked model needs at least one member")
+    subs = []
+    for m in range(members):
+        sub = (builds[m] if builds is not None else build)()
+        if len(sub.inputs) != 1 or len(sub.outputs) != 1:
+            raise ValueError("each member must have one input and one output")
+        sub.name = f"member_{m}"  # also names the member's output and its history keys
+        subs.append(sub)
+    shape = subs[0].inputs[0].shape[1:]
+    if any(s.inputs[0].shape[1:] != shape for s in subs):
+        raise ValueError("every member must take the same input shape")
+    inp = keras.Input(tuple(shape), dtype=subs[0].inputs[0].dtype, name="x")
+    model = keras.Model(inp, [s(inp) for s in subs], name=name)
+    if loss is not None:
+        if isinstance(optimizer, str) or optimizer is None:
+            optimizer = keras.optimizers.get(optimizer or "adam")
+        model.compile(optimizer=optimizer, loss=[loss] * members,
+                      metrics=[list(metrics) for _ in range(members)] if metrics else None,
+                      steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    return model
+
+
+def members(model: keras.Model) -> int:
+    """How many members a stacked model holds."""
+    return sum(1 for layer in model.layers if layer.name.startswith("member_"))
+
+
+def member(model: keras.Model, m: int, compile: bool = True) -> keras.Model:
+    """Member m of a stacked model as its own Keras model, with a copy of its current weights
+    (changing one does not change the other). Compiled, when the stacked model is, with the same
+    loss and metrics and a fresh optimizer of the same configuration."""
+    sub = model.get_layer(f"member_{m}")
+    alone = keras.models.clone_model(sub)
+    alone.set_weights(sub.get_weights())
+    alone.name = f"member_{m}"
+    if compile and getattr(model, "compiled", False):
+        losses = model.loss if isinstance(model.loss, (list, tuple)) else [model.loss]
+        opt = model.optimizer.__class__.from_config(model.optimizer.get_config())
+        metrics = _member_metrics(model, m)
+        alone.compile(optimizer=opt, loss=losses[m if len(losses) > 1 else 0], metrics=metrics)
+    return alone
+
+
+def _member_metrics(model, m):
+    spec = getattr(model, "_compile_config", None)
+    metrics = spec.config.get("metrics") if spec is not None else None
+    if isinstance(metrics, (list, tuple)) and len(metrics) > m and isinstance(metrics[m], (list, tuple)):
+        return list(metrics[m])
+    return None
+
+
+# ------------------------------------------------------------------ where weights live in θ
+def _positions(model: keras.Model) -> dict[int, tuple[int, int]]:
+    """id(variable) -> (start, stop) of that variable in the model's flat θ (trainable_weights order)."""
+    out, start = {}, 0
+    for v in model.trainable_weights:
+        size = int(np.prod(v.shape))
+        out[id(v)] = (start, start + size)
+        start += size
+    return out
+
+
+def layer_columns(model: keras.Model, layer: int) -> np.ndarray:
+    """Columns of θ (the flat trainable weights of `model`, as measures and callbacks.WeightSnapshots
+    flatten them) holding the weights of its `layer`-th layer that has trainable weights (kernel,
+    then bias: layer 0 of an MLP is the first Dense layer)."""
+    layers = [lay for lay in model.layers if lay.trainable_weights]
+    if not 0 <= layer < len(layers):
+        raise ValueError(f"layer must be between 0 and {len(layers) - 1}: the model has {len(layers)} layers with weights")
+    pos = _positions(model)
+    return np.concatenate([np.arange(*pos[id(v)]) for v in layers[layer].trainable_weights])
+
+
+def member_columns(model: keras.Model, m: int) -> np.ndarray:
+    """Columns of a stacked model's θ that hold member m's weights, in the member's own θ order:
+    `theta[member_columns(model, m)]` is θ of `member(model, m)`."""
+    pos = _positions(model)
+    return np.concatenate([np.arange(*pos[id(v)]) for v in model.get_layer(f"member_{m}").trainable_weights])

@@ -111,3 +111,355 @@ def metric_vs_params(params: Sequence[int], series: Mapping[str, Sequence[float]
     ax.set_ylabel(ylabel)
     ax.legend()
     return ax
+
+
+# ------------------------------------------------------------------ 1-1: bands over seeds, paired seeds
+def train_test_bands(ax, runs: Mapping[str, Mapping[str, np.ndarray]], ylabel: str = "loss", log: bool = False,
+                     xlabel: str = "epoch", title: str | None = None):
+    """Per model, its training (solid) and test (dashed) curve over epochs: the mean over seeds
+    with a min-max band, one colour per model. `runs[name]["train"]` and `runs[name]["test"]` are
+    arrays [seeds, epochs] (a missing split is skipped; NaN marks epochs a diverged seed lacks)."""
+    for i, (name, splits) in enumerate(runs.items()):
+        for split, style in (("train", "-"), ("test", "--")):
+            if split in splits and np.size(splits[split]):
+                values = np.atleast_2d(np.asarray(splits[split], dtype=float))
+                line = band(ax, np.arange(1, values.shape[1] + 1), values, label=f"{name} {split}",
+                            color=f"C{i}", log=log)
+                line.set_linestyle(style)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def prediction_bands(ax, x, truth, preds: Mapping[str, np.ndarray], title: str | None = None):
+    """Each model's predicted curve against the ground truth: the median over seeds as a line,
+    the range over seeds as a band. `preds[name]` is [seeds, len(x)] (or one curve [len(x)])."""
+    x = np.asarray(x, dtype=float)
+    ax.plot(x, truth, color="black", lw=2.5, label="ground truth")
+    for i, (name, y) in enumerate(preds.items()):
+        y = np.atleast_2d(np.asarray(y, dtype=float))
+        ax.plot(x, np.nanmedian(y, axis=0), lw=1.3, color=f"C{i}", label=name)
+        if len(y) > 1:
+            ax.fill_between(x, np.nanmin(y, axis=0), np.nanmax(y, axis=0), color=f"C{i}", alpha=0.15)
+    ax.set(xlabel="x", ylabel="y")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def paired_by_seed(ax, names: Sequence[str], values, ylabel: str, log: bool = False, title: str | None = None):
+    """One measure of several models over seeds, drawn as pairs: a thin grey line per seed through
+    its value for every model (values [seeds, models]; the models trained on the same batches),
+    and each model's mean over seeds as a marker. NaN (a diverged seed) leaves a gap."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    pos = np.arange(len(names))
+    for row in values:
+        ax.plot(pos, row, "-", color="0.6", lw=0.8, marker=".", zorder=1)
+    centre = np.exp(np.nanmean(np.log(values), axis=0)) if log else np.nanmean(values, axis=0)
+    ax.plot(pos, centre, "D", color="C3", ms=7, zorder=2, label="geometric mean" if log else "mean")
+    ax.set_xticks(pos, list(names))
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+# ------------------------------------------------------------------ 1-3 flatness: interpolation, measure vs batch size
+def _nanmean(values, axis=0):
+    """Mean over the finite values; NaN (quietly) where there are none."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=axis)
+
+
+def _legend_both(ax, twin, **kwargs):
+    """One legend for the lines of an axis and its twin."""
+    lines = [l for a in (ax, twin) if a is not None for l in a.get_lines() if not l.get_label().startswith("_")]
+    ax.legend(lines, [l.get_label() for l in lines], **kwargs)
+
+
+def interpolation_curve(ax, alpha, loss: Mapping[str, np.ndarray], accuracy: Mapping[str, np.ndarray] | None = None,
+                        ends: Sequence[str] = ("a", "b"), log: bool = True, title: str | None = None):
+    """Loss along θ(α) = (1−α)θ_a + αθ_b on the left axis and accuracy on a twin right axis: one line per
+    split (first solid, then dashed, dotted), the mean over seeds with a min-max band when a split is an
+    array [seeds, len(alpha)] (geometric mean on the log loss axis). Dotted verticals mark α = 0 and 1;
+    `ends` names the two models. Returns (ax, twin); twin is None without accuracy."""
+    alpha = np.asarray(alpha, dtype=float)
+    styles = ("-", "--", ":")
+    for i, (name, values) in enumerate(loss.items()):
+        band(ax, alpha, np.atleast_2d(np.asarray(values, dtype=float)), label=f"{name} loss", color="C0",
+             log=log).set_linestyle(styles[i % 3])
+    twin = None
+    if accuracy:
+        twin = ax.twinx()
+        for i, (name, values) in enumerate(accuracy.items()):
+            band(twin, alpha, np.atleast_2d(np.asarray(values, dtype=float)), label=f"{name} accuracy",
+                 color="C3").set_linestyle(styles[i % 3])
+        twin.set_ylabel("accuracy", color="C3")
+        twin.grid(False)
+    for end in (0.0, 1.0):
+        ax.axvline(end, color="0.5", ls=":", lw=1)
+    ax.set(xlabel=f"α (0: {ends[0]}, 1: {ends[1]})", ylabel="cross-entropy" + (" (log)" if log else ""))
+    if title:
+        ax.set_title(title)
+    _legend_both(ax, twin, fontsize=8, loc="upper center")
+    return ax, twin
+
+
+def measure_vs_batch(ax, batch_sizes: Sequence[int], values, ylabel: str, reached=None,
+                     loss: Mapping[str, np.ndarray] | None = None, title: str | None = None):
+    """A measure of every model against its batch size (log₂ axis), with the losses on a twin right axis.
+
+    `values` is [seeds, len(batch_sizes)] (or one row); `reached` (same shape, bool) marks the models that
+    reached the training-loss target: they are filled dots and their mean over seeds is the line; models
+    that missed it are hollow and left out of the mean. `loss` maps a name ("train", "test") to an array of
+    the same shape, drawn as its mean over the same models, grey, on the twin axis. Returns (ax, twin)."""
+    bs = np.asarray(batch_sizes, dtype=float)
+    order = np.argsort(bs)
+    bs = bs[order]
+    v = np.atleast_2d(np.asarray(values, dtype=float))[:, order]
+    ok = np.ones_like(v, dtype=bool) if reached is None else np.atleast_2d(np.asarray(reached, dtype=bool))[:, order]
+    xs = np.broadcast_to(bs, v.shape)
+    kept = np.where(ok, v, np.nan)
+    ax.plot(bs, _nanmean(kept), "-", color="C3", label=ylabel)
+    ax.plot(xs[ok], v[ok], "o", color="C3", ms=4, alpha=0.7, label=f"_{ylabel} models")
+    if (~ok).any():
+        ax.plot(xs[~ok], v[~ok], "o", mfc="none", color="C3", ms=6, label="missed the loss target")
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="batch size", ylabel=ylabel)
+    twin = None
+    if loss:
+        twin = ax.twinx()
+        for i, (name, values_) in enumerate(loss.items()):
+            w = np.where(ok, np.atleast_2d(np.asarray(values_, dtype=float))[:, order], np.nan)
+            twin.plot(bs, _nanmean(w), ("-", "--", ":")[i % 3], color="0.45", marker=".", label=f"{name} loss")
+        twin.set_ylabel("loss", color="0.45")
+        twin.grid(False)
+    if title:
+        ax.set_title(title)
+    _legend_both(ax, twin, fontsize=8)
+    return ax, twin
+
+
+# ------------------------------------------------------------------ 1-3: a metric against a swept variable
+def metric_vs(ax, x, runs: Mapping[str, np.ndarray], xlabel: str, ylabel: str, logx: bool = False,
+              missing_at: float | None = None, missing_label: str = "not reached", title: str | None = None):
+    """Each named metric against a swept variable x (a corrupted fraction, a parameter count): the
+    mean over seeds as a line with markers, the min-max band over seeds, each seed's value as a dot.
+    `runs[name]` is [seeds, len(x)] (or one run [len(x)]); NaN marks a seed without a value there
+    (a run that never fitted, a diverged one): left out of the mean and, with `missing_at`, drawn
+    as a red × at that height (e.g. the epoch budget) so it is not silently dropped."""
+    x = np.asarray(x, dtype=float)
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    missing = []
+    for i, (name, values) in enumerate(runs.items()):
+        v = np.atleast_2d(np.asarray(values, dtype=float))[:, order]
+        ok = np.isfinite(v)
+        centre = np.where(ok.any(0), np.where(ok, v, 0).sum(0) / np.maximum(ok.sum(0), 1), np.nan)
+        ax.plot(xs, centre, "o-", color=f"C{i}", label=name)
+        if len(v) > 1:
+            lo = np.where(ok.any(0), np.where(ok, v, np.inf).min(0), np.nan)
+            hi = np.where(ok.any(0), np.where(ok, v, -np.inf).max(0), np.nan)
+            ax.fill_between(xs, lo, hi, color=f"C{i}", alpha=0.15)
+            ax.plot(np.broadcast_to(xs, v.shape)[ok], v[ok], ".", color=f"C{i}", alpha=0.5, label=f"_{name} seeds")
+        missing += list(np.broadcast_to(xs, v.shape)[~ok])
+    if missing_at is not None and missing:
+        ax.plot(missing, [missing_at] * len(missing), "x", color="red", ms=9, mew=2, label=missing_label)
+    if logx:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+# ------------------------------------------------------------------ 1-2: trajectories, series on twin axes
+def trajectory(ax, coords, color=None, labels: Sequence[str] | None = None, color_label: str = "",
+               xlabel: str = "", ylabel: str = "", title: str | None = None, vmin=None, vmax=None):
+    """Trajectories in a plane: coords [runs, T, 2] (run r's points in order), one line per run through
+    its points, the points coloured by `color` [runs, T] (e.g. accuracy at each snapshot) with a
+    colour bar, the last point of each run circled. Returns the scatter of all points."""
+    coords = np.asarray(coords, dtype=float)
+    values = None if color is None else np.asarray(color, dtype=float)
+    lo = np.nanmin(values) if values is not None and vmin is None else vmin
+    hi = np.nanmax(values) if values is not None and vmax is None else vmax
+    points = None
+    for r, xy in enumerate(coords):
+        ax.plot(xy[:, 0], xy[:, 1], "-", color=f"C{r % 10}", lw=1, alpha=0.7,
+                label=labels[r] if labels is not None else f"run {r}")
+        ax.plot(xy[-1, 0], xy[-1, 1], "o", mfc="none", color=f"C{r % 10}", ms=9, label=f"_end {r}")
+    flat = coords.reshape(-1, 2)
+    points = ax.scatter(flat[:, 0], flat[:, 1], c=None if values is None else values.reshape(-1),
+                        cmap="viridis", vmin=lo, vmax=hi, s=16, zorder=3)
+    if values is not None:
+        ax.figure.colorbar(points, ax=ax, label=color_label)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    return points
+
+
+def twin_curve(ax, x, left, right, left_label: str, right_label: str, left_log: bool = True,
+               right_log: bool = True, xlabel: str = "iteration", title: str | None = None, lw: float = 0.8):
+    """Two series against the same x: `left` on the left axis (C0), `right` on a twin right axis (C1),
+    each optionally on a log scale, with one legend. Returns (ax, twin)."""
+    ax.plot(x, left, color="C0", lw=lw, label=left_label)
+    twin = ax.twinx()
+    twin.plot(x, right, color="C1", lw=lw, label=right_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(left_label, color="C0")
+    twin.set_ylabel(right_label, color="C1")
+    if left_log:
+        ax.set_yscale("log")
+    if right_log:
+        twin.set_yscale("log")
+    twin.grid(False)
+    if title:
+        ax.set_title(title)
+    _legend_both(ax, twin, fontsize=8, loc="upper right")
+    return ax, twin
+
+
+# ------------------------------------------------------------------ 1-2: critical points, noise, loss surfaces
+def scatter_marked(ax, x, y, color=None, kept=None, color_label: str = "", excluded_label: str = "left out",
+                   xlabel: str = "", ylabel: str = "", logx: bool = False, title: str | None = None):
+    """Points (x, y), coloured by `color` (one colour scale for all points, with a colour bar); points with
+    kept=False are drawn as crosses and counted in the legend. Returns the scatter of the kept points."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    kept = np.ones(len(x), dtype=bool) if kept is None else np.asarray(kept, dtype=bool)
+    c = None if color is None else np.asarray(color, dtype=float)
+    lo, hi = (np.nanmin(c), np.nanmax(c)) if c is not None and np.isfinite(c).any() else (None, None)
+    points = ax.scatter(x[kept], y[kept], c=None if c is None else c[kept], cmap="viridis", vmin=lo, vmax=hi,
+                        s=22, label=f"kept ({int(kept.sum())})")
+    if (~kept).any():
+        ax.scatter(x[~kept], y[~kept], c=None if c is None else c[~kept], cmap="viridis", vmin=lo, vmax=hi,
+                   marker="x", s=30, label=f"{excluded_label} ({int((~kept).sum())})")
+    if c is not None:
+        ax.figure.colorbar(points, ax=ax, label=color_label)
+    if logx:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return points
+
+
+def spectrum(ax, spectra: Mapping[str, Sequence[float]], band: float | None = None, title: str | None = None):
+    """Each named eigenvalue spectrum sorted ascending against its index, one marker line per name, on a
+    symlog axis whose linear part is the band ±`band` (shaded): eigenvalues inside it are "near zero"."""
+    for name, eig in spectra.items():
+        eig = np.sort(np.asarray(eig, dtype=float))
+        ax.plot(np.arange(len(eig)), eig, ".", ms=4, label=name)
+    if band is not None and band > 0:
+        ax.axhspan(-band, band, color="0.5", alpha=0.2, label=f"band ±τ = {band:.2g}")
+        ax.set_yscale("symlog", linthresh=band)
+    ax.set(xlabel="eigenvalue index (ascending)", ylabel="Hessian eigenvalue")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def power_law(ax, x, y, yerr=None, fit: Mapping | None = None, xlabel: str = "", ylabel: str = "",
+              label: str = "data", title: str | None = None):
+    """y against x on log-log axes, with error bars `yerr` when given; points where x or y is not positive
+    cannot be drawn on log axes and are left out (counted in the legend). `fit` = {"slope", "intercept",
+    "x"} draws the fitted line exp(intercept)·x^slope over its x, labelled with the slope (and its
+    "interval" when given)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = (x > 0) & (y > 0) & np.isfinite(y)
+    err = None if yerr is None else np.asarray(yerr, dtype=float)[ok]
+    dropped = int((~ok).sum())
+    ax.errorbar(x[ok], y[ok], yerr=err, fmt="o", capsize=3,
+                label=label + (f" ({dropped} not positive, not shown)" if dropped else ""))
+    if fit is not None:
+        fx = np.asarray(fit["x"], dtype=float)
+        text = f"fit: slope {fit['slope']:.2f}"
+        if fit.get("interval") is not None:
+            text += f" [{fit['interval'][0]:.2f}, {fit['interval'][1]:.2f}]"
+        ax.plot(fx, np.exp(fit["intercept"]) * fx ** fit["slope"], "-", color="C3", label=text)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def curve(ax, x, y, xlabel: str = "", ylabel: str = "", mark: float | None = None, log: bool = False,
+          label: str | None = None, title: str | None = None):
+    """One line y(x) (a loss along a direction); a dotted vertical at x = mark (the trained point)."""
+    line, = ax.plot(np.asarray(x, dtype=float), np.asarray(y, dtype=float), "-", label=label)
+    if mark is not None:
+        ax.axvline(mark, color="0.5", ls=":", lw=1)
+    if log:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    return line
+
+
+def contour(ax, a, b, z, path=None, mark=None, filled: bool = True, levels: int = 20, color_label: str | None = None,
+            xlabel: str = "", ylabel: str = "", title: str | None = None):
+    """Contours of z[i][j], the value at (a[i], b[j]): z's first axis runs along the x axis. With `path`
+    [T, 2], a white line through its points with the last one circled; `mark` (x, y) is a red star.
+    Returns the contour set."""
+    a, b, z = np.asarray(a, dtype=float), np.asarray(b, dtype=float), np.asarray(z, dtype=float)
+    if z.shape != (len(a), len(b)):
+        raise ValueError(f"z must be [len(a), len(b)] = {(len(a), len(b))}, got {z.shape}")
+    grid_a, grid_b = np.meshgrid(a, b, indexing="ij")
+    cs = (ax.contourf if filled else ax.contour)(grid_a, grid_b, z, levels=levels, cmap="viridis")
+    if filled:
+        ax.figure.colorbar(cs, ax=ax, label=color_label or "")
+    else:
+        ax.clabel(cs, fontsize=7)
+    if path is not None:
+        path = np.asarray(path, dtype=float)
+        ax.plot(path[:, 0], path[:, 1], ".-", color="white", label="path")
+        ax.plot(path[-1, 0], path[-1, 1], "o", mfc="none", color="white", ms=10, label="_end")
+    if mark is not None:
+        ax.plot(mark[0], mark[1], "*", color="red", ms=12, label="_mark")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    return cs
+
+
+def surface_3d(ax, a, b, z, xlabel: str = "", ylabel: str = "", zlabel: str = "", title: str | None = None):
+    """z[i][j] at (a[i], b[j]) as a 3-D surface on `ax` (an axis made with projection="3d")."""
+    grid_a, grid_b = np.meshgrid(np.asarray(a, dtype=float), np.asarray(b, dtype=float), indexing="ij")
+    surf = ax.plot_surface(grid_a, grid_b, np.asarray(z, dtype=float), cmap="viridis", linewidth=0)
+    ax.set(xlabel=xlabel, ylabel=ylabel, zlabel=zlabel)
+    if title:
+        ax.set_title(title)
+    return surf
+
+
+def null_histogram(ax, null, observed: float, xlabel: str, label: str = "observed", bins: int = 30,
+                   title: str | None = None):
+    """A statistic's samples under a control null as a histogram, the observed value as a vertical
+    line, and the null's central 95% shaded. Returns the histogram's bar container."""
+    null = np.asarray(null, dtype=float)
+    null = null[np.isfinite(null)]
+    _, _, bars = ax.hist(null, bins=bins, color="0.6", label=f"null ({len(null)} samples)")
+    if len(null):
+        lo, hi = np.quantile(null, [0.025, 0.975])
+        ax.axvspan(lo, hi, color="0.85", zorder=0, label="null's central 95%")
+    ax.axvline(observed, color="C3", lw=2, label=f"{label} {observed:.3g}")
+    ax.set(xlabel=xlabel, ylabel="count")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return bars

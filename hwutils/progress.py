@@ -1,8 +1,14 @@
-"""Progress lines that read well in a notebook and stay quiet in CI and tests."""
+"""Progress bars (tqdm.auto) that render in JupyterLab, stay readable in a papermill log, and are
+silent in CI and tests."""
 from __future__ import annotations
 
 import os
-import time
+import sys
+import warnings
+
+with warnings.catch_warnings():  # without ipywidgets tqdm.auto warns once and falls back to a text bar
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
 
 
 def quiet() -> bool:
@@ -10,15 +16,28 @@ def quiet() -> bool:
 
 
 class Progress:
-    """Prints about `lines` evenly spaced lines over `total` units of work, with elapsed time."""
+    """A tqdm.auto bar over `total` units of work, labelled `label`, with a message after it.
 
-    def __init__(self, total: int, label: str, lines: int = 10, enabled: bool | None = None):
+    The text bar (terminal, papermill log, JupyterLab without ipywidgets) is redrawn about `lines`
+    times in all (and at the end), so a log keeps a handful of readable lines. Silent when
+    HWUTILS_QUIET or CI is set, unless enabled=True. The bar closes itself when `done` reaches `total`.
+    """
+
+    def __init__(self, total: int, label: str, lines: int = 10, enabled: bool | None = None, unit: str = "it"):
         self.total, self.label = max(1, int(total)), label
         self.every = max(1, self.total // max(1, lines))
         self.enabled = (not quiet()) if enabled is None else enabled
-        self.start = time.perf_counter()
+        self.bar = tqdm(total=self.total, desc=label, unit=unit, disable=not self.enabled, miniters=self.every,
+                        mininterval=0.0, file=sys.stdout, dynamic_ncols=False, ncols=100, leave=True)
 
     def update(self, done: int, message: str = "") -> None:
-        if self.enabled and (done % self.every == 0 or done == self.total):
-            elapsed = time.perf_counter() - self.start
-            print(f"{self.label}: {done}/{self.total} {message} ({elapsed:.1f} s)", flush=True)
+        if self.bar.disable:
+            return
+        if message:
+            self.bar.set_postfix_str(message, refresh=False)
+        self.bar.update(max(0, min(done, self.total) - self.bar.n))
+        if done >= self.total:
+            self.close()
+
+    def close(self) -> None:
+        self.bar.close()

@@ -7,7 +7,7 @@ import warnings
 
 import keras
 
-from .progress import Progress
+from .callbacks import DivergenceStop, ProgressBar
 
 
 def optimizer(name: str, learning_rate: float):
@@ -30,43 +30,19 @@ def compile_classifier(model, optimizer_name: str = "adam", learning_rate: float
     return model
 
 
-class _Recorder(keras.callbacks.Callback):
-    """Stops at the first non-finite batch loss (checked after every compiled call of
-    STEPS_PER_EXECUTION steps) and prints sparse progress."""
-
-    def __init__(self, epochs: int, label: str, verbose: bool | None):
-        super().__init__()
-        self.progress = Progress(epochs, label, enabled=verbose)
-        self.diverged_epoch = None
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch + 1
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.diverged_epoch = self.epoch
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        text = " ".join(f"{k} {v:.4g}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
-        self.progress.update(epoch + 1, text)
-
-
 def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: str = "train",
-        verbose: bool | None = None, callbacks=(), shuffle_seed: int | None = None) -> dict:
-    """Fit a compiled model; return its per-epoch history as plain lists.
+        verbose: bool | None = None, callbacks=()) -> dict:
+    """Fit a compiled model; return its per-epoch history as plain lists. Batches are shuffled
+    every epoch in an order set by the Keras seed (keras.utils.set_random_seed).
 
     {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "epochs", "diverged",
     "diverged_epoch"}; test metrics are measured at the end of every epoch. A non-finite loss
     stops training with a warning and `diverged: True`; the lists then end at the last finite epoch.
     """
     x, y = train
-    recorder = _Recorder(epochs, label, verbose)
+    stop = DivergenceStop()
     hist = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=test, verbose=0,
-                     callbacks=[recorder, *callbacks], shuffle=True)
+                     callbacks=[stop, ProgressBar(label, enabled=verbose), *callbacks], shuffle=True)
     h = hist.history
     out = {"train_loss": list(map(float, h.get("loss", [])))}
     if "accuracy" in h:
@@ -75,15 +51,15 @@ def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: s
         out["test_loss"] = list(map(float, h.get("val_loss", [])))
         if "val_accuracy" in h:
             out["test_accuracy"] = list(map(float, h["val_accuracy"]))
-    diverged = recorder.diverged_epoch is not None
+    diverged = stop.diverged
     if diverged:
-        warnings.warn(f"{label}: training diverged (non-finite loss) in epoch {recorder.diverged_epoch}; "
+        warnings.warn(f"{label}: training diverged (non-finite loss) in epoch {stop.epoch}; "
                       f"stopped there and recorded as diverged. Lower the learning rate.", stacklevel=2)
         for key in out:  # drop the epoch that produced the non-finite loss
-            out[key] = [v for v in out[key][: recorder.diverged_epoch - 1]]
+            out[key] = [v for v in out[key][: stop.epoch - 1]]
     out["epochs"] = len(out["train_loss"])
     out["diverged"] = diverged
-    out["diverged_epoch"] = recorder.diverged_epoch
+    out["diverged_epoch"] = stop.epoch
     return out
 
 
@@ -97,3 +73,78 @@ def evaluate(model, x, y, batch_size: int = 1024) -> dict:
     """Loss and (for classifiers) accuracy of `model` on (x, y)."""
     values = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}
+
+
+def _progress_callback(epochs: int, label: str, verbose: bool | None):
+    """callbacks.ProgressBar: a tqdm.auto bar over the epochs."""
+    return ProgressBar(label, enabled=verbose)
+
+
+def fit_stacked(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: str = "train",
+                verbose: bool | None = None, callbacks=(), shuffle: bool = True) -> list[dict]:
+    """Fit a compiled stacked model (`models.stacked`): every member on the same batches, in one
+    `model.fit`. Returns one history per member, shaped like `fit`'s: {"train_loss",
+    "train_accuracy", "test_loss", "test_accuracy", "epochs", "diverged", "diverged_epoch"}.
+
+    Each member's "train_loss" is Keras's per-output loss metric: the mean of the epoch's batch losses,
+    each batch counted once (a single model's "loss" weighs batches by their size, so the two differ
+    slightly when the last batch is smaller); the weights themselves equal the model trained alone.
+    A member whose loss turns non-finite does not disturb the others (the summed loss's gradient
+    with respect to another member's weights is that member's own); training goes on, and that
+    member's history ends at its last finite epoch with `diverged: True`, as `fit` would record it.
+    """
+    from .models import members as count_members
+    n = count_members(model)
+    x, y = train
+    validation = (test[0], [test[1]] * n) if test is not None else None
+    hist = model.fit(x, [y] * n, epochs=epochs, batch_size=batch_size, validation_data=validation, verbose=0,
+                     callbacks=[_progress_callback(epochs, label, verbose), *callbacks], shuffle=shuffle)
+    h = hist.history
+    out = []
+    for m in range(n):
+        key = f"member_{m}_" if n > 1 else ""  # one output: Keras's keys carry no output name
+        record = {"train_loss": list(map(float, h.get(key + "loss", [])))}
+        if key + "accuracy" in h:
+            record["train_accuracy"] = list(map(float, h[key + "accuracy"]))
+        if test is not None:
+            record["test_loss"] = list(map(float, h.get("val_" + key + "loss", [])))
+            if "val_" + key + "accuracy" in h:
+                record["test_accuracy"] = list(map(float, h["val_" + key + "accuracy"]))
+        bad = [e for e, v in enumerate(record["train_loss"]) if not math.isfinite(v)]
+        if bad:
+            warnings.warn(f"{label}: member {m} diverged (non-finite loss) in epoch {bad[0] + 1}; recorded as "
+                          f"diverged. Lower the learning rate.", stacklevel=2)
+            record = {k: v[: bad[0]] for k, v in record.items()}
+        record.update(epochs=len(record["train_loss"]), diverged=bool(bad), diverged_epoch=bad[0] + 1 if bad else None)
+        out.append(record)
+    return out
+
+
+def evaluate_snapshots(model, snapshots, x, y, batch_size: int = 1024) -> list[dict]:
+    """The model's metrics (training.evaluate) at each flat θ of `snapshots` (e.g.
+    callbacks.WeightSnapshots().weights); the model's own weights are restored afterwards."""
+    from .objective import unflatten
+    variables = list(model.trainable_weights)
+    current = [v.numpy() for v in variables]
+    try:
+        out = []
+        for theta in snapshots:
+            for v, value in zip(variables, unflatten(theta, variables)):
+                v.assign(value.astype(v.dtype))
+            out.append(evaluate(model, x, y, batch_size))
+        return out
+    finally:
+        for v, value in zip(variables, current):
+            v.assign(value)
+
+
+def history_array(histories, key: str, epochs: int | None = None):
+    """One history key of several runs as an array [runs, epochs], NaN where a run stopped early
+    (diverged): what the plots' bands over seeds take."""
+    import numpy as np
+    epochs = epochs or max((len(h.get(key) or []) for h in histories), default=0)
+    out = np.full((len(histories), epochs), np.nan)
+    for i, h in enumerate(histories):
+        values = (h.get(key) or [])[:epochs]
+        out[i, :len(values)] = values
+    return out

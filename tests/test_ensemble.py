@@ -4,6 +4,8 @@ import pytest
 
 from hwutils import measures
 from hwutils.ensemble import Ensemble, fit_group
+from hwutils.models import dense_chain
+from tests.helpers import fd_hessian
 
 
 def sinc(n=100):
@@ -48,19 +50,62 @@ def test_classifier_member_follows_its_solo_trajectory():
     assert acc == pytest.approx(ens.member(1).evaluate(x, y, verbose=0, return_dict=True)["accuracy"])
 
 
+def member64(ens, m):
+    """Member m as a float64 Keras model with exactly its (float32) weights: the oracle's copy."""
+    model = dense_chain(ens.widths, ens.activation, ens.output_activation, dtype="float64")
+    model.set_weights([w.astype(np.float64) for w in ens.member_weights(m)])
+    model.compile(loss=ens.loss_name)
+    return model
+
+
 @pytest.mark.parametrize("activation", ["relu", "tanh"])  # closed-form path and general path
 def test_gradient_norms_and_hessians_agree_with_measures_of_exported_members(activation):
     x, y = sinc(60)
     ens = Ensemble([1, 5, 4, 3, 1], 3, activation=activation, seed=2, learning_rate=1e-2)
     ens.fit(x, y, epochs=10, batch_size=16, verbose=False)
     norms = ens.gradient_norms(x, y)
-    hessians = ens.hessians(x, y, row_block=7, budget=2000)  # small blocks and chunks: exercises the chunking
+    hessians = ens.hessians(x, y)
+    grads = ens.gradients(x, y)
+    assert hessians.dtype == np.float64 and grads.dtype == np.float64
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
     for m in range(3):
         member = ens.member(m)
         assert norms[m] == pytest.approx(measures.gradient_norm(member, x, y), rel=1e-4)
-        exact = measures.hessian(member, x, y)
-        np.testing.assert_allclose(hessians[m], exact, rtol=1e-3, atol=1e-5 * np.abs(exact).max())
+        oracle = member64(ens, m)
+        exact = measures.hessian(oracle, x64, y64)  # float64 autodiff, itself held to finite differences
+        scale = np.abs(exact).max()
+        assert scale > 0
+        # float64 agreement: the band of the minimal ratio relies on ~1e-16 relative, not float32's 1e-7
+        np.testing.assert_allclose(hessians[m], exact, rtol=1e-11, atol=1e-13 * scale)
+        g = measures.objective(oracle).loss_and_gradient(x64, y64)[1]
+        np.testing.assert_allclose(grads[m], g, rtol=1e-11, atol=1e-13 * np.abs(g).max())
     assert not np.allclose(hessians[0], hessians[1])
+
+
+def test_tanh_hessian_matches_float64_finite_differences():
+    x, y = sinc(40)
+    ens = Ensemble([1, 4, 3, 1], 2, activation="tanh", seed=5, learning_rate=1e-2)
+    ens.fit(x, y, epochs=5, batch_size=16, verbose=False)
+    h = ens.hessians(x, y)[1]
+    fd = fd_hessian(member64(ens, 1), x.astype(np.float64), y.astype(np.float64))
+    assert np.abs(h - fd).max() < 1e-7 * np.abs(fd).max()  # central differences at h = 1e-5: O(h²) error
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_hessian_chunks_bound_memory_and_agree_with_one_chunk(activation):
+    x, y = sinc(60)
+    ens = Ensemble([1, 5, 4, 3, 1], 3, activation=activation, seed=2, learning_rate=1e-2)
+    ens.fit(x, y, epochs=5, batch_size=16, verbose=False)
+    m, p = ens.members, ens.n_params
+    whole_plan, small_plan = ens.hessian_plan(60, budget=1e12), ens.hessian_plan(60, row_block=64, budget=1000)
+    assert whole_plan["chunks"] == 1 and small_plan["chunks"] > 4
+    if activation == "relu":  # the output Jacobian [M, chunk, O, P] stays within the budget
+        assert m * small_plan["chunk"] * 1 * p <= 1000
+    else:  # rows capped by the budget, and [rows, M, chunk, Σ widths] within it
+        assert small_plan["row_block"] < p and small_plan["row_block"] * m * p <= 1000
+        assert small_plan["row_block"] * m * small_plan["chunk"] * sum(ens.widths) <= 1000
+    whole, chunked = ens.hessians(x, y, budget=1e12), ens.hessians(x, y, budget=1000)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-14 * np.abs(whole).max())
 
 
 def test_classifier_hessians_agree_with_measures():
@@ -71,8 +116,26 @@ def test_classifier_hessians_agree_with_measures():
     ens.fit(x, y, epochs=5, batch_size=16, verbose=False)
     hessians = ens.hessians(x, y, budget=3000)
     for m in range(2):
-        exact = measures.hessian(ens.member(m), x, y)
-        np.testing.assert_allclose(hessians[m], exact, rtol=1e-3, atol=1e-5 * np.abs(exact).max())
+        exact = measures.hessian(member64(ens, m), x.astype(np.float64), y)
+        np.testing.assert_allclose(hessians[m], exact, rtol=1e-11, atol=1e-13 * np.abs(exact).max())
+
+
+def test_hessian_of_a_dead_unit_is_exactly_zero_and_obeys_the_rescaling_identity():
+    x, y = sinc(50)
+    ens = Ensemble([1, 4, 3, 1], 2, seed=1, learning_rate=1e-2)
+    ens.fit(x, y, epochs=5, batch_size=16, verbose=False)
+    w = ens.member_weights(0)
+    w[0][:, 2], w[1][2] = 0.5, -10.0  # x in (0, 1]: unit 2 of the first hidden layer never fires
+    ens.set_member_weights(0, w)
+    h, g, theta = ens.hessians(x, y)[0], ens.gradients(x, y)[0], ens.flat_weights()[0]
+    gens = measures.relu_rescaling_generators(ens.widths)
+    incoming, outgoing = gens[2]
+    dead = np.concatenate([incoming, outgoing])
+    assert np.all(h[dead] == 0) and np.all(h[:, dead] == 0)
+    for incoming, outgoing in gens:  # H·Dθ = −D·g for every unit's rescaling generator D
+        d = np.zeros_like(theta)
+        d[incoming], d[outgoing] = 1.0, -1.0
+        np.testing.assert_allclose(h @ (d * theta), -d * g, atol=1e-12 * np.abs(h).max())
 
 
 def test_gradient_norm_phase_lowers_every_members_gradient_norm():
@@ -143,3 +206,86 @@ def test_training_does_not_depend_on_how_epochs_are_split_into_calls():
     for key in ("loss", "step_loss", "step_grad_norm"):
         np.testing.assert_array_equal(a[key], b[key])
     np.testing.assert_array_equal(split.flat_weights(), whole.flat_weights())
+
+
+# ---------------------------------------------------------------- oracles of issue 13
+
+def test_one_step_of_the_gradient_norm_phase_moves_theta_by_sgd_of_h_times_g():
+    # The phase descends ‖∇L_m‖² (no ½), whose gradient is 2·H_m ∇L_m: one SGD step of rate lr
+    # moves member m by exactly −2·lr·H_m ∇L_m, H_m ∇L_m from measures.hvp on the exported member.
+    x, y = sinc(50)
+    x, y = x.astype("float64"), y.astype("float64")
+    ens = Ensemble([1, 5, 4, 1], 3, activation="tanh", seed=6, learning_rate=1e-2, dtype="float64")
+    ens.fit(x, y, epochs=5, batch_size=16, verbose=False)
+    before = ens.flat_weights()
+    expected = []
+    for m in range(3):
+        member = ens.member(m)
+        _, g = measures.objective(member).loss_and_gradient(x, y)
+        expected.append(-2 * 0.05 * measures.hvp(member, x, y, g))
+    ens.minimize_gradient_norm(x, y, steps=1, tol=0.0, learning_rate=0.05, optimizer="sgd", steps_per_call=1,
+                               verbose=False)
+    step = ens.flat_weights() - before
+    for m in range(3):
+        assert np.abs(expected[m]).max() > 1e-6  # the step is not trivially zero
+        np.testing.assert_allclose(step[m], expected[m], rtol=1e-7, atol=1e-12)
+
+
+def replay_recording(model, x, y, epochs, batch_size, shuffle_seed, learning_rate):
+    """Plain SGD by hand on the batches the ensemble used, in float64 with measures' gradients (a
+    Keras fit computes its loss in float32): θ after every epoch (epoch 0 first) and each step's
+    batch gradient norm before the step."""
+    obj = measures.objective(model)
+    rng = np.random.default_rng(shuffle_seed)
+    weights, norms = [obj.get_flat()], []
+    for _ in range(epochs):
+        perm = rng.permutation(len(x))
+        for s in range(0, len(x), batch_size):
+            _, g = obj.loss_and_gradient(x[perm[s:s + batch_size]], y[perm[s:s + batch_size]])
+            norms.append(np.linalg.norm(g))
+            obj.set_flat(obj.get_flat() - learning_rate * g)
+        weights.append(obj.get_flat())
+    return np.array(weights), np.array(norms)
+
+
+def test_snapshots_and_step_gradient_norms_match_an_independent_replay():
+    x, y = sinc(45)  # 45 points at batch 16: a smaller last batch
+    x, y = x.astype("float64"), y.astype("float64")
+    ens = Ensemble([1, 6, 1], 2, seed=8, optimizer="sgd", learning_rate=0.125, dtype="float64")
+    solo = [ens.member(m) for m in range(2)]
+    out = ens.fit(x, y, epochs=6, batch_size=16, shuffle_seed=4, record_every=2, record_steps=True, verbose=False)
+    assert [e for e, _ in out["snapshots"]] == [0, 2, 4, 6]
+    assert out["step_grad_norm"].shape == (6 * 3, 2)
+    for m, model in enumerate(solo):
+        weights, norms = replay_recording(model, x, y, 6, 16, 4, 0.125)
+        for epoch, snap in out["snapshots"]:
+            np.testing.assert_allclose(snap[m], weights[epoch], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(out["step_grad_norm"][:, m], norms, rtol=1e-9)
+
+
+def test_a_second_fit_continues_the_shuffle_instead_of_replaying_it():
+    x, y = sinc(40)
+    once, twice, fresh = (Ensemble([1, 5, 1], 2, seed=3) for _ in range(3))
+    a = once.fit(x, y, 6, 16, shuffle_seed=9, verbose=False)
+    b = [twice.fit(x, y, 3, 16, shuffle_seed=9, verbose=False) for _ in range(2)]
+    np.testing.assert_array_equal(np.concatenate([r["loss"] for r in b]), a["loss"])
+    np.testing.assert_array_equal(twice.flat_weights(), once.flat_weights())
+    # Without the generator kept from the last fit (e.g. another seed in between), the epochs
+    # already trained are skipped in the seed's sequence: the same batches again.
+    fresh.fit(x, y, 3, 16, shuffle_seed=9, verbose=False)
+    del fresh._shuffle
+    fresh.fit(x, y, 3, 16, shuffle_seed=9, verbose=False)
+    np.testing.assert_array_equal(fresh.flat_weights(), once.flat_weights())
+
+
+def test_set_member_weights_checks_shapes():
+    ens = Ensemble([2, 3, 1], 2, seed=0)
+    good = ens.member_weights(1)
+    ens.set_member_weights(0, good)
+    np.testing.assert_array_equal(ens.flat_weights()[0], ens.flat_weights()[1])
+    for bad in ([good[0].T, *good[1:]],  # transposed kernel: the same number of entries
+                good[:3], [*good, good[-1]], [good[0], good[1][:2], *good[2:]]):
+        with pytest.raises(ValueError, match="shapes"):
+            ens.set_member_weights(0, bad)
+    with pytest.raises(IndexError):
+        ens.set_member_weights(2, good)

@@ -136,3 +136,203 @@ def test_pca_projections_are_centred_and_match_the_explained_variance():
     np.testing.assert_allclose((proj ** 2).sum(axis=0) / total, pca["explained_variance_ratio"], rtol=1e-10)
     np.testing.assert_allclose(proj, (path - pca["mean"]) @ pca["components"].T)
     assert not np.allclose(proj, path[:, :2])
+
+
+# ---------------------------------------------------------------- oracles of issue 13
+
+def affine_lsq(seed=0):
+    """y = x·w + b with mean squared error: L(θ) = mean((X̃θ − y)²), X̃ = [X, 1], analytic in θ."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((30, 3)), rng.standard_normal((30, 1))
+    model = keras.Sequential([keras.Input((3,), dtype="float64"), keras.layers.Dense(1, dtype="float64")])
+    model.compile(loss="mse")
+    model.set_weights([rng.standard_normal((3, 1)), rng.standard_normal(1)])
+    xa = np.hstack([x, np.ones((30, 1))])
+    return model, x, y, lambda theta: float(np.mean((xa @ theta - y[:, 0]) ** 2))
+
+
+def test_surfaces_at_every_grid_point_match_the_analytic_loss_with_and_without_center():
+    model, x, y, loss = affine_lsq()
+    theta = Objective(model).get_flat()
+    rng = np.random.default_rng(1)
+    u, v, c = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal(4)
+    alphas, betas = [-0.7, -0.2, 0.0, 0.4, 1.3], [-0.5, 0.25, 0.9]  # not symmetric, not the same length
+    u_list = [u[:3, None], u[3:]]  # a direction given as weight arrays, the same as the flat u
+    for center, origin in ((None, theta), (c, c)):
+        line = landscape.surface_1d(model, x, y, u_list, alphas, center=center)
+        assert line["alpha"] == alphas
+        np.testing.assert_allclose(line["loss"], [loss(origin + a * u) for a in alphas], rtol=1e-12)
+        plane = landscape.surface_2d(model, x, y, u, v, alphas, center=center, beta_steps=betas)
+        assert plane["alpha"] == alphas and plane["beta"] == betas
+        expected = [[loss(origin + a * u + b * v) for b in betas] for a in alphas]
+        np.testing.assert_allclose(plane["loss"], expected, rtol=1e-12)
+        square = landscape.surface_2d(model, x, y, u, v, alphas, center=center)  # beta grid = alpha grid
+        np.testing.assert_allclose(square["loss"], [[loss(origin + a * u + b * v) for b in alphas] for a in alphas],
+                                   rtol=1e-12)
+    np.testing.assert_array_equal(Objective(model).get_flat(), theta)
+
+
+def test_surfaces_and_curves_reuse_one_traced_loss():
+    from hwutils import measures
+    model, x, y, _ = affine_lsq(seed=2)
+    d = np.ones(4)
+    landscape.surface_1d(model, x, y, d, 3)
+    landscape.surface_2d(model, x, y, d, -d, 3)
+    landscape.perturbation_curve(model, x, y, [0.0, 0.1], samples=2)
+    landscape.surface_1d(model, x[:7], y[:7], d, 4)
+    traced = measures.objective(model)._traced
+    loss_fns = [f for key, f in traced.items() if key[0] == "loss"]
+    assert len(loss_fns) == 1 and loss_fns[0].experimental_get_tracing_count() == 1
+
+
+def test_pca_directions_match_eigh_of_the_centred_covariance():
+    rng = np.random.default_rng(3)
+    for t, p in ((40, 12), (15, 30)):  # more snapshots than parameters, and fewer
+        path = np.cumsum(rng.standard_normal((t, p)) * np.linspace(3, 0.1, p), axis=0) + 2.0
+        pca = landscape.pca_directions(list(path), k=3)
+        centred = path - path.mean(0)
+        values, vectors = np.linalg.eigh(centred.T @ centred / (t - 1))
+        values, vectors = values[::-1], vectors[:, ::-1]
+        np.testing.assert_allclose(pca["mean"], path.mean(0), rtol=1e-12)
+        np.testing.assert_allclose(pca["explained_variance_ratio"], values[:3] / values.sum(), rtol=1e-9)
+        for i in range(3):
+            sign = np.sign(pca["components"][i] @ vectors[:, i])
+            np.testing.assert_allclose(pca["components"][i], sign * vectors[:, i], atol=1e-9)
+            np.testing.assert_allclose(pca["projections"][:, i], sign * centred @ vectors[:, i], atol=1e-9)
+
+
+# ------------------------------------------------------------------ trajectories (PCA / t-SNE inputs) and barriers
+def test_trajectory_points_are_the_snapshots_run_major_restricted_to_the_columns():
+    rng = np.random.default_rng(0)
+    snaps = rng.standard_normal((3, 4, 7))  # 3 runs, 4 snapshots, 7 weights
+    cols = np.array([1, 2, 5])
+    rows = landscape.trajectory_points(snaps, cols)
+    assert rows.shape == (12, 3)
+    for r in range(3):
+        for t in range(4):
+            np.testing.assert_array_equal(rows[r * 4 + t], snaps[r, t, cols])
+    np.testing.assert_array_equal(landscape.trajectory_points(snaps)[5], snaps[1, 1])
+
+
+def test_tsne_embeds_every_row_and_keeps_well_separated_groups_apart():
+    rng = np.random.default_rng(1)
+    points = np.concatenate([rng.normal(0, 0.1, (10, 5)), rng.normal(10, 0.1, (10, 5))])
+    emb = landscape.tsne(points, perplexity=30, seed=0)  # perplexity capped for 20 rows
+    assert emb.shape == (20, 2)
+    within = np.linalg.norm(emb[:10] - emb[:10].mean(0), axis=1).max()
+    assert np.linalg.norm(emb[:10].mean(0) - emb[10:].mean(0)) > 2 * within
+
+
+def test_barrier_height_is_the_rise_above_the_higher_end():
+    alphas = landscape.alpha_grid(7, -1.0, 2.0)  # -1, -0.5, 0, 0.5, 1, 1.5, 2
+    np.testing.assert_allclose(alphas[[2, 4]], [0, 1])
+    losses = np.array([9.0, 5.0, 1.0, 4.0, 2.0, 7.0, 9.0])  # outside [0, 1] ignored
+    assert landscape.barrier_height(losses, alphas) == pytest.approx(2.0)
+    assert landscape.barrier_height([1.0, 0.8, 0.5, 0.3, 0.2, 5, 5], alphas) == 0.0  # monotone: no barrier
+    with pytest.raises(ValueError):
+        landscape.barrier_height([1.0, 2.0], [0.1, 0.9])
+
+
+def test_chord_barrier_is_the_largest_rise_above_the_chord_and_can_be_negative():
+    alphas = [-1.0, 0.0, 0.25, 0.5, 0.75, 1.0, 2.0]
+    # ends 1 and 3: the chord is 1.5, 2, 2.5 at α = 0.25, 0.5, 0.75
+    assert landscape.chord_barrier([9, 1.0, 2.0, 4.0, 2.6, 3.0, 9], alphas) == pytest.approx(2.0)
+    assert landscape.chord_barrier([9, 1.0, 1.0, 1.5, 2.0, 3.0, 9], alphas) == pytest.approx(-0.5)  # convex valley
+    # barrier_height would call the second one 0 and the first one 1: the rise above the higher end
+    assert landscape.barrier_height([9, 1.0, 2.0, 4.0, 2.6, 3.0, 9], alphas) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        landscape.chord_barrier([1.0, 2.0], [0.0, 1.0])
+
+
+def test_local_rise_is_the_mean_rise_either_side_interpolated_between_grid_points():
+    alphas = np.linspace(-1, 2, 7)  # step 0.5
+    losses = (alphas - 0.0) ** 2 + 3 * (alphas - 1.0) ** 2  # a parabola: rise = (1 + 3)·δ² at every α
+    assert landscape.local_rise(losses, alphas, 0.0, 0.5) == pytest.approx(4 * 0.25)
+    assert landscape.local_rise(losses, alphas, 1.0, 0.5) == pytest.approx(4 * 0.25)
+    lopsided = np.where(alphas > 0.9, 10 * (alphas - 1.0) ** 2, alphas ** 2)
+    # between grid points linearly: L(0.75) = (0.25 + 0) / 2, L(1.25) = (0 + 2.5) / 2
+    assert landscape.local_rise(lopsided, alphas, 1.0, 0.25) == pytest.approx((0.125 + 1.25) / 2)
+    with pytest.raises(ValueError):
+        landscape.local_rise(losses, alphas, 1.0, 1.5)
+
+
+# ------------------------------------------------------------------ 1-2 bonus: the perturbation slope
+def _draws(power, sigmas, samples=20, linear=0.0, spread=0.2, seed=0):
+    """Synthetic perturbation draws: Δ = 3σ^power·(1 + spread·ε) + linear·σ·ε' over base 1."""
+    rng = np.random.default_rng(seed)
+    return {"sigma": list(sigmas), "losses": [[1.0 + 3 * s ** power * (1 + spread * rng.standard_normal())
+                                              + linear * s * rng.standard_normal() for _ in range(samples)]
+                                             for s in sigmas]}
+
+
+def test_perturbation_curve_returns_every_draw_behind_its_means():
+    model = mlp64((3, 4, 2))
+    x, y = regression_data(30, 3, 2)
+    curve = landscape.perturbation_curve(model, x, y, [0.0, 0.1, 0.5], samples=5, seed=1)
+    draws = np.asarray(curve["losses"])
+    assert draws.shape == (3, 5)
+    np.testing.assert_allclose(draws.mean(1), curve["mean_loss"])
+    np.testing.assert_allclose(draws.std(1), curve["std_loss"])
+    assert np.ptp(draws[0]) == 0 and np.ptp(draws[2]) > 0
+
+
+@pytest.mark.parametrize("power", [1.0, 2.0, 3.0])
+def test_perturbation_slope_recovers_the_exponent_only_from_the_smallest_sigmas(power):
+    sig = [0.0, 1e-3, 3e-3, 1e-2, 0.3, 1.0]
+    curve = _draws(power, sig)
+    curve["losses"][-1] = [1e6] * 20  # far beyond the fitted σ: must not matter
+    curve["losses"][-2] = [0.5] * 20  # a negative Δ there too
+    s = landscape.perturbation_slope(curve, base=1.0, points=3)
+    assert s["sigmas"] == [1e-3, 3e-3, 1e-2]
+    assert s["slope"] == pytest.approx(power, abs=0.1)
+    assert s["interval"][0] < s["slope"] < s["interval"][1] and s["interval"][1] - s["interval"][0] < 0.3
+    fitted = np.exp(s["intercept"]) * np.asarray(s["sigmas"]) ** s["slope"]
+    np.testing.assert_allclose(fitted, s["mean_delta"], rtol=0.2)
+    np.testing.assert_allclose(s["mean_delta"], 3 * np.asarray(s["sigmas"]) ** power, rtol=0.2)
+
+
+def test_perturbation_slope_claim_verdicts():
+    sig = [0.0, 1e-3, 3e-3, 1e-2]
+    quadratic = landscape.perturbation_slope_claim(landscape.perturbation_slope(_draws(2.0, sig), 1.0))
+    linear = landscape.perturbation_slope_claim(landscape.perturbation_slope(_draws(1.0, sig), 1.0))
+    assert quadratic.verdict == "reproduced" and "excludes the report's slope 1" in quadratic.note
+    assert linear.verdict == "contradicted" and abs(linear.effect - 1) < 0.1
+    assert quadratic.id == linear.id == "1-2.perturbation-slope"
+    # a remaining gradient's linear term swamps σ² at small σ: the mean can go negative, no slope
+    noisy = landscape.perturbation_slope(_draws(2.0, sig, linear=0.05), 1.0)
+    assert noisy["undefined"] > 0.025 and landscape.perturbation_slope_claim(noisy).verdict == "inconclusive"
+    # a tight margin the interval cannot fit inside: not reproduced
+    wide = landscape.perturbation_slope(_draws(2.0, sig, samples=4, spread=1.0), 1.0)
+    assert landscape.perturbation_slope_claim(wide, margin=0.01).verdict != "reproduced"
+
+
+def test_perturbation_slope_claim_false_positive_rate_on_a_slope_outside_the_margin():
+    # true slope 2.6, just outside 2 ± 0.5: "reproduced" (the interval inside the margin) must be rare
+    sig = [0.0, 1e-3, 3e-3, 1e-2]
+    hits = [landscape.perturbation_slope_claim(landscape.perturbation_slope(
+        _draws(2.6, sig, samples=8, spread=0.6, seed=s), 1.0, resamples=400, seed=s)).verdict == "reproduced"
+        for s in range(200)]
+    assert np.mean(hits) <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 200)
+
+
+def test_antithetic_pairs_cancel_the_gradient_term_exactly_on_a_quadratic():
+    # linear least squares: L is exactly quadratic in θ, so each pair's mean is L(θ) + ½σ²·nᵀHn
+    from hwutils import measures
+    x, y = regression_data(40, 3, 1, seed=2)
+    model = keras.Sequential([keras.Input((3,), dtype="float64"), keras.layers.Dense(1, dtype="float64")])
+    model.compile(loss="mse")
+    obj = Objective(model)
+    base, grad = obj.loss_and_gradient(x, y)
+    assert np.linalg.norm(grad) > 0.1  # far from the minimum: single draws carry σ·gᵀn
+    h = measures.hessian(model, x, y)
+    curve = landscape.perturbation_curve(model, x, y, [0.0, 0.05], samples=6, seed=3, antithetic=True)
+    assert curve["antithetic"] and np.shape(curve["losses"]) == (2, 6)
+    rng = np.random.default_rng(3)
+    [rng.standard_normal(obj.n_params) for _ in range(3)]  # σ = 0 consumed three pairs' directions
+    pairs = np.asarray(curve["losses"][1]).reshape(3, 2).mean(axis=1)
+    for k in range(3):
+        n = rng.standard_normal(obj.n_params)
+        assert pairs[k] == pytest.approx(base + 0.5 * 0.05 ** 2 * n @ h @ n, rel=1e-10)
+    single = np.asarray(curve["losses"][1]) - base
+    assert single.min() < 0 < single.max() or np.ptp(single) > 10 * np.ptp(pairs)
+    assert landscape.perturbation_slope(curve, base, points=1)["draws"] == [3]

@@ -63,8 +63,15 @@ def test_hessian_of_linear_least_squares_is_2xtx_over_n():
 def test_hessian_matches_finite_differences_and_is_symmetric(mlp, data):
     x, y = data
     h = measures.hessian(mlp, x, y)
-    np.testing.assert_array_equal(h, h.T)
-    assert rel_err(h, fd_hessian(mlp, x, y)) < 1e-6
+    fd = fd_hessian(mlp, x, y)
+    assert rel_err(h, fd) < 1e-6
+    # The rows as computed, before the final symmetrisation (which would hide an antisymmetric
+    # error): each row is the matching finite-difference row, and they form a symmetric matrix.
+    # row_block=4 does not divide P = 22: the padded last block is exercised too.
+    raw = Objective(mlp).hessian(x, y, row_block=4, symmetrize=False)
+    for i in range(len(raw)):
+        assert rel_err(raw[i], fd[i]) < 1e-5, i
+    np.testing.assert_allclose(raw, raw.T, rtol=0, atol=1e-12 * np.abs(raw).max())
     np.testing.assert_allclose(measures.hessian(mlp, x, y, chunk_size=9), h, rtol=1e-10, atol=1e-12)
 
 
@@ -97,10 +104,93 @@ def test_minimal_ratio_of_a_constructed_saddle():
     assert measures.minimal_ratio(model, x, signs[:, None]) == pytest.approx(0.7)
 
 
-def test_ratio_helpers_count_near_zero_eigenvalues():
+def test_ratio_helpers_count_against_an_absolute_band():
     eig = np.array([-1.0, -1e-9, 0.0, 1e-9, 0.5, 2.0])
-    assert measures.ratio_of_positive(eig, rtol=1e-6) == pytest.approx(2 / 6)
-    assert measures.ratio_near_zero(eig, rtol=1e-6) == pytest.approx(3 / 6)
+    assert measures.ratio_of_positive(eig, tau=1e-6) == pytest.approx(2 / 6)
+    assert measures.ratio_near_zero(eig, tau=1e-6) == pytest.approx(3 / 6)
+    assert measures.ratio_of_positive(eig, tau=0.0) == pytest.approx(3 / 6)
+
+
+def test_spectrum_of_a_constructed_saddle_with_known_signature():
+    # H = Q diag(λ) Qᵀ with 2 negative, 3 zero, 1 tiny and 4 positive eigenvalues; no gradient band.
+    lam = np.array([-2.0, -0.3, 0.0, 0.0, 0.0, 1e-9, 0.4, 1.0, 2.5, 7.0])
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((10, 10)))
+    out = measures.critical_point_spectrum(q @ np.diag(lam) @ q.T)
+    tau = np.sqrt(10) * 2.0 ** -53 * 7.0  # rounding band of a float64 Hessian
+    assert out["tau"] == pytest.approx(tau) and out["tau_gradient"] == 0.0
+    np.testing.assert_allclose(out["eigenvalues"], lam, atol=1e-14)
+    # the rounded zeros fall inside the band; 1e-9 is far above it, so it is a positive eigenvalue
+    assert (out["negative"], out["near_zero"], out["positive"]) == pytest.approx((0.2, 0.3, 0.5))
+    assert out["minimal_ratio"] == out["positive"] and out["index"] == out["negative"]
+    assert out["exact_zero"] == 0.0  # a rotated zero block has no zero rows: not degeneracy by construction
+
+
+def test_rounding_band_uses_the_unit_roundoff_of_the_hessians_dtype():
+    eig = np.array([-3.0, 0.5, 1e-5])
+    assert measures.spectrum_band(eig, dtype="float32")["tau"] == pytest.approx(np.sqrt(3) * 2.0 ** -24 * 3.0)
+    assert measures.spectrum_band(eig, dtype="float64")["tau"] == pytest.approx(np.sqrt(3) * 2.0 ** -53 * 3.0)
+
+
+@pytest.fixture(scope="module")
+def relu_net():
+    """A float64 ReLU chain at a non-critical point, with one hidden unit dead on every sample."""
+    model = mlp64((3, 5, 4, 2), activation="relu", seed=2)
+    w = model.get_weights()
+    w[0][:, 1], w[1][1] = 0.0, -1.0  # unit 1 of the first hidden layer: z = -1 for every x
+    model.set_weights(w)
+    x, y = regression_data(60, 3, 2, seed=3)
+    obj = Objective(model)
+    return model, x, y, obj.get_flat(), obj.loss_and_gradient(x, y)[1], measures.hessian(model, x, y)
+
+
+def test_rescaling_generators_satisfy_h_d_theta_equals_minus_d_g(relu_net):
+    model, x, y, theta, g, h = relu_net
+    gens = measures.relu_rescaling_generators([3, 5, 4, 2])
+    assert len(gens) == 9 and measures.dense_relu_widths(model) == [3, 5, 4, 2]
+    assert np.linalg.norm(g) > 1e-2  # not a critical point: the identity is not 0 = 0
+    assert [(len(i), len(o)) for i, o in gens] == [(4, 4)] * 5 + [(6, 2)] * 4
+    for incoming, outgoing in gens:
+        d = np.zeros_like(theta)
+        d[incoming], d[outgoing] = 1.0, -1.0
+        np.testing.assert_allclose(h @ (d * theta), -d * g, atol=1e-10 * np.abs(h).max())
+
+
+def test_gradient_band_bounds_h_on_the_symmetry_span_and_holds_that_many_eigenvalues(relu_net):
+    _, _, _, theta, g, h = relu_net
+    gens = measures.relu_rescaling_generators([3, 5, 4, 2])
+    band = measures.gradient_band(theta, g, gens)
+    # oracle from H itself: the operator norm of H on the span of the generators v_j = D_j θ
+    v = np.zeros((len(theta), len(gens)))
+    for j, (incoming, outgoing) in enumerate(gens):
+        v[incoming, j], v[outgoing, j] = theta[incoming], -theta[outgoing]
+    q, r = np.linalg.qr(v)
+    assert np.linalg.matrix_rank(v) == band["directions"] == len(gens)
+    assert band["tau"] == pytest.approx(np.linalg.norm(h @ q, 2), rel=1e-8)
+    assert band["tau"] > 1e-6
+    eig = np.linalg.eigvalsh(h)
+    assert np.sum(np.abs(eig) <= band["tau"] * (1 + 1e-9)) >= band["directions"]
+    # at a point with no gradient the symmetry directions are exactly flat: no band
+    assert measures.gradient_band(theta, np.zeros_like(g), gens)["tau"] == 0.0
+
+
+def test_dead_unit_gives_exact_zeros_classed_near_zero(relu_net):
+    model, x, y, theta, g, h = relu_net
+    incoming, outgoing = measures.relu_rescaling_generators([3, 5, 4, 2])[1]
+    dead = np.concatenate([incoming, outgoing])
+    assert np.all(h[dead] == 0) and np.all(h[:, dead] == 0)
+    out = measures.critical_point_spectrum(h, g, theta, [3, 5, 4, 2])
+    p = len(theta)
+    zero_rows = np.all(h == 0, axis=1)
+    assert zero_rows[dead].all() and out["exact_zero"] == pytest.approx(zero_rows.mean())
+    assert np.sum(out["eigenvalues"] == 0.0) >= len(dead)
+    eig, tau = np.linalg.eigvalsh(h), out["tau"]
+    assert out["tau"] == out["tau_gradient"] > out["tau_rounding"]
+    assert out["near_zero"] == pytest.approx(np.mean(np.abs(eig) <= tau), abs=1.5 / p)
+    assert out["negative"] == pytest.approx(np.mean(eig < -tau), abs=1.5 / p)
+    assert out["negative"] + out["near_zero"] + out["positive"] == pytest.approx(1.0)
+    assert out["near_zero"] >= out["exact_zero"]
+    assert out["minimal_ratio_live"] == pytest.approx(np.sum(eig > tau) / np.sum(~zero_rows))
+    assert measures.minimal_ratio(model, x, y) == pytest.approx(out["positive"])
 
 
 def test_top_eigenvalues_match_eigh_with_deflation():
@@ -209,3 +299,143 @@ def test_sharpness_is_larger_for_a_sharper_quadratic():
     phi_flat = measures.sharpness(flat, x, x @ w_star, epsilon=1e-2)
     phi_sharp = measures.sharpness(sharp, 3 * x, x @ w_star, epsilon=1e-2)
     assert phi_sharp > phi_flat > 0
+
+
+# ---------------------------------------------------------------- oracles of issue 13
+
+def affine_lsq(x):
+    """y = x·w + b, mean squared error: L(θ) = mean((Xw + b − y)²), an analytic convex quadratic."""
+    model = keras.Sequential([keras.Input((x.shape[1],), dtype="float64"), keras.layers.Dense(1, dtype="float64")])
+    model.compile(loss="mse")
+    return model
+
+
+def test_sharpness_is_the_maximum_over_the_box_found_at_its_vertex():
+    # A convex quadratic takes its maximum over a box at a vertex: enumerate all 2^P of them. θ is
+    # off the minimum so that exactly one vertex is a KKT point of the maximisation (checked
+    # below): a local ascent from any start must end there, whatever the seed.
+    import itertools
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((40, 3)) * np.array([1.0, 2.0, 0.5])
+    y = rng.standard_normal((40, 1))
+    model = affine_lsq(x)
+    theta = np.array([0.3, -0.2, 0.8, 0.1])
+    model.set_weights([theta[:3, None], theta[3:]])
+    xa = np.hstack([x, np.ones((40, 1))])
+
+    def loss(t):
+        return float(np.mean((xa @ t - y[:, 0]) ** 2))
+
+    def grad(t):
+        return 2 * xa.T @ (xa @ t - y[:, 0]) / len(xa)
+
+    for eps in (0.02, 0.1):
+        bound = eps * (np.abs(theta) + 1)
+        vertices = [np.array(s) * bound for s in itertools.product([-1.0, 1.0], repeat=4)]
+        values = np.array([loss(theta + z) for z in vertices])
+        kkt = [np.all(grad(theta + z) * np.sign(z) > 0) for z in vertices]
+        assert sum(kkt) == 1 and kkt[int(np.argmax(values))]
+        best, base = vertices[int(np.argmax(values))], loss(theta)
+        expected = 100 * (values.max() - base) / (1 + base)
+        for seed in range(3):
+            phi, z = measures.sharpness(model, x, y, epsilon=eps, seed=seed, return_maximizer=True)
+            assert phi == pytest.approx(expected, rel=1e-7)
+            np.testing.assert_allclose(z, best, rtol=0, atol=1e-7 * bound.max())
+    # ε = 0: the box is the point θ; the optimiser evaluates it and finds no increase.
+    phi, z = measures.sharpness(model, x, y, epsilon=0.0, return_maximizer=True)
+    assert phi == 0.0 and not z.any()
+    np.testing.assert_array_equal(Objective(model).get_flat(), theta)
+
+
+def known_spectrum_model(eigenvalues, seed=0):
+    """A model whose loss L(w) = Σ_i t_i (q_i·w)² / P has Hessian Q diag(λ) Qᵀ exactly (t_i = λ_i P/2),
+    Q a random orthogonal matrix: a known spectrum, negative eigenvalues included."""
+    p = len(eigenvalues)
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((p, p)))
+    model = keras.Sequential([keras.Input((p,), dtype="float64"),
+                              keras.layers.Dense(1, use_bias=False, dtype="float64")])
+    model.compile(loss=lambda t, pred: tf.reduce_mean(t * tf.square(pred)))
+    x, t = q.T, (np.asarray(eigenvalues, dtype=np.float64) * p / 2)[:, None]  # row i of x is q_i
+    return model, x, t, q
+
+
+def test_slq_with_one_probe_and_full_steps_gives_eigenvalues_and_squared_projections():
+    lam = np.array([-2.0, -0.5, 0.1, 0.7, 1.5, 3.0, 6.0])
+    model, x, t, q = known_spectrum_model(lam)
+    np.testing.assert_allclose(measures.hessian(model, x, t), q @ np.diag(lam) @ q.T, atol=1e-12)
+    v = np.random.default_rng(3).standard_normal(len(lam))
+    nodes, weights = measures.spectral_density(model, x, t, steps=len(lam), vectors=v[None])
+    np.testing.assert_allclose(nodes, lam, atol=1e-9)
+    np.testing.assert_allclose(weights, (q.T @ v) ** 2 / (v @ v), rtol=1e-7, atol=1e-12)
+
+
+def test_slq_moments_match_the_trace_of_h_and_h_squared_within_the_monte_carlo_error():
+    lam = np.array([-1.0, -0.3, 0.2, 0.5, 0.9, 1.4, 2.0, 4.0])
+    model, x, t, q = known_spectrum_model(lam, seed=1)
+    h = q @ np.diag(lam) @ q.T
+    p, k = len(lam), 200
+    probes = np.random.default_rng(5).choice([-1.0, 1.0], size=(k, p))
+    nodes, weights = measures.spectral_density(model, x, t, steps=3, vectors=probes)  # 3 < P steps
+    # Gauss quadrature with 3 nodes is exact up to degree 5: the moments are those of the probes.
+    for power in (1, 2):
+        hp = np.linalg.matrix_power(h, power)
+        per_probe = np.einsum("ki,ij,kj->k", probes, hp, probes) / p
+        assert np.sum(weights * nodes ** power) == pytest.approx(per_probe.mean(), rel=1e-9)
+        # ... and they estimate trace(Hᵖ)/P: Rademacher variance 2 Σ_{i≠j} (Hᵖ)_ij² / P² per probe.
+        off = hp - np.diag(np.diag(hp))
+        sigma = np.sqrt(2 * np.sum(off ** 2)) / p / np.sqrt(k)
+        assert abs(np.sum(weights * nodes ** power) - np.trace(hp) / p) < 4 * sigma
+    # The same with the function's own Rademacher probes.
+    nodes, weights = measures.spectral_density(model, x, t, steps=3, vectors=80, seed=2)
+    off = h - np.diag(np.diag(h))
+    assert abs(np.sum(weights * nodes) - np.trace(h) / p) < 4 * np.sqrt(2 * np.sum(off ** 2)) / p / np.sqrt(80)
+
+
+def test_sensitivity_traces_once_for_every_batch_size():
+    model = softmax_model(hidden=5, seed=3)
+    x = np.random.default_rng(4).standard_normal((23, 4))
+    measures.sensitivity(model, x, chunk_size=10)  # batches of 10, 10 and 3
+    fns = [f for key, f in measures._CACHE[model].items() if key[0] == "sensitivity"]
+    assert len(fns) == 1 and fns[0].experimental_get_tracing_count() == 1
+    measures.sensitivity(model, x, chunk_size=7)  # 7, 7, 7 and 2
+    again = [f for key, f in measures._CACHE[model].items() if key[0] == "sensitivity"]
+    assert again == fns and fns[0].experimental_get_tracing_count() == 1
+
+
+# ------------------------------------------------------------------ gradient norm vs loss oscillation (synthetic truth)
+def _series(rng, n=1500, coupled=0.0, sampling=1.0):
+    """A shared downward trend; batch difficulty d_t (right-skewed: now and then a hard batch) raises
+    both g_t and L_t (the sampling effect); a slow latent s_t raises g_t and, when coupled > 0, the loss
+    spread around t (the claimed effect)."""
+    t = np.arange(n)
+    trend = np.exp(-t / 400)
+    d = rng.exponential(1.0, n) - 1.0
+    s = np.convolve(rng.standard_normal(n + 60), np.ones(60) / np.sqrt(60), "valid")[:n]
+    g = trend * np.exp(0.3 * s + 0.3 * sampling * d)
+    noise = rng.standard_normal(n) * np.exp(coupled * s)
+    loss = trend * np.exp(0.3 * sampling * d + 0.3 * noise)
+    return g, loss
+
+
+def test_oscillation_coupling_finds_a_planted_coupling_against_the_circular_shift_null():
+    rng = np.random.default_rng(0)
+    g, loss = _series(rng, coupled=0.8)
+    rho, null = measures.oscillation_coupling(g, loss, window=101, horizon=10)
+    assert len(null) >= 39 and rho > np.quantile(null, 0.975)
+    g, loss = _series(rng, coupled=-0.8)
+    rho, null = measures.oscillation_coupling(g, loss, window=101, horizon=10)
+    assert rho < np.quantile(null, 0.025)
+
+
+def test_oscillation_coupling_is_not_fooled_by_sampling_and_trend():
+    """Pure sampling effect plus a shared trend, no coupling: beyond the null's upper 2.5% at about
+    the nominal rate (measured over 200 draws). Had o_t included batch t's own loss, hard batches
+    alone would put it there most of the time (about 60% measured here)."""
+    rng = np.random.default_rng(1)
+    hits = 0
+    for _ in range(200):
+        g, loss = _series(rng, n=600, coupled=0.0, sampling=2.5)
+        rho, null = measures.oscillation_coupling(g, loss, window=51, horizon=10)
+        hits += rho > np.quantile(null, 0.975)
+    assert hits / 200 <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / 200)
+

@@ -1,4 +1,5 @@
 """hwutils.models: the report's parameter counts and the width solver."""
+import keras
 import pytest
 
 from hwutils import models
@@ -29,14 +30,142 @@ def test_width_solver_says_when_impossible():
 
 
 def test_conv_dense_count_matches_front_plus_dense():
-    for shape, filters, pool, hidden in [((28, 28, 1), 4, 4, [20]), ((32, 32, 3), 16, 4, [31, 31, 31, 29]),
-                                         ((8, 8, 1), 8, 2, [19, 18])]:
-        _, flat, conv = models.conv_front(shape, filters, pool=pool)
-        model = models.conv_dense(shape, filters, hidden, pool=pool)
+    for shape, filters, pool, hidden, *padding in [((28, 28, 1), 4, 4, [20]), ((32, 32, 3), 16, 4, [31, 31, 31, 29]),
+                                         ((8, 8, 1), 8, 2, [19, 18]), ((28, 28, 1), 2, None, [4, 4]),
+                                         ((8, 8, 1), 4, None, [12]), ((28, 28, 1), 1, None, [4, 3], "same")]:
+        padding = padding[0] if padding else "valid"
+        _, flat, conv = models.conv_front(shape, filters, pool=pool, padding=padding)
+        model = models.conv_dense(shape, filters, hidden, pool=pool, padding=padding)
         assert models.count_params(model) == conv + models.dense_params([flat, *hidden, 10])
+        pools = [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+        assert len(pools) == (0 if pool is None else 1)
 
 
 def test_report_cnn_builds_for_each_image_shape():
     for shape in [(28, 28, 1), (32, 32, 3), (8, 8, 1)]:
         assert models.report_cnn(shape).output_shape == (None, 10)
     assert models.count_params(models.report_cnn((28, 28, 1))) == 320 + 18496 + 36864 * 100 + 100 + 1010
+
+
+# ------------------------------------------------------------------ stacked models
+def _tiny_cnn():
+    return models.conv_dense((8, 8, 1), 3, [7, 5], pool=2)
+
+
+def _image_batch(n=48, seed=0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 8, 8, 1)).astype("float32"), rng.integers(0, 10, n)
+
+
+def _stacked_cnn(members=3, lr=1e-2, build=_tiny_cnn):
+    import keras
+    keras.utils.set_random_seed(1)
+    return models.stacked(build, members, loss="sparse_categorical_crossentropy",
+                          optimizer=keras.optimizers.Adam(lr), metrics=["accuracy"])
+
+
+def test_stacked_member_follows_its_own_trajectory_with_adam():
+    """Each member of a stacked model trained for 9 Adam steps ends where the same model trained
+    alone from the same initial weights on the same batches ends."""
+    import numpy as np
+    from hwutils import training
+    x, y = _image_batch()
+    model = _stacked_cnn()
+    alone = [models.member(model, m) for m in range(3)]
+    start = [a.get_weights() for a in alone]
+    assert not np.allclose(start[0][0], start[1][0]), "members must start from their own initial weights"
+    hist = training.fit_stacked(model, (x, y), (x, y), epochs=3, batch_size=16, shuffle=False, verbose=False)
+    for m, a in enumerate(alone):
+        h = a.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0, validation_data=(x, y)).history
+        trained = models.member(model, m).get_weights()
+        moved = max(np.abs(w1 - w0).max() for w1, w0 in zip(trained, start[m]))
+        assert moved > 1e-3, "the weights must have moved for the comparison to mean anything"
+        for w_stacked, w_alone in zip(trained, a.get_weights()):
+            np.testing.assert_allclose(w_stacked, w_alone, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(hist[m]["train_loss"], h["loss"], rtol=1e-4)
+        np.testing.assert_allclose(hist[m]["test_accuracy"], h["val_accuracy"])
+        assert hist[m]["epochs"] == 3 and not hist[m]["diverged"]
+
+
+def test_stacked_different_architectures_and_member_is_a_copy():
+    import keras
+    import numpy as np
+    keras.utils.set_random_seed(0)
+    builds = [lambda: models.conv_dense((8, 8, 1), 3, [9], pool=2),
+              lambda: models.conv_dense((8, 8, 1), 3, [6, 6, 6], pool=2)]
+    model = models.stacked(builds, loss="sparse_categorical_crossentropy", optimizer="adam")
+    assert models.members(model) == 2 and len(model.outputs) == 2
+    counts = [models.count_params(models.member(model, m)) for m in range(2)]
+    assert counts == [models.count_params(b()) for b in builds]
+    assert models.count_params(model) == sum(counts)
+    copy = models.member(model, 0)
+    copy.set_weights([w + 1 for w in copy.get_weights()])
+    assert not np.allclose(copy.get_weights()[0], model.get_layer("member_0").get_weights()[0])
+    x, _ = _image_batch(5)
+    np.testing.assert_allclose(models.member(model, 1).predict(x, verbose=0), model.predict(x, verbose=0)[1],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="members"):
+        models.stacked(builds, members=3)
+
+
+def test_fit_stacked_records_a_diverged_member_and_keeps_the_others():
+    import keras
+    import numpy as np
+    from hwutils import training
+    x, y = _image_batch()
+    model = _stacked_cnn(members=2, lr=1e-2)
+    healthy = models.member(model, 1)
+    sub = model.get_layer("member_0")
+    sub.set_weights([np.full_like(w, np.nan) if i == 0 else w for i, w in enumerate(sub.get_weights())])
+    hist = training.fit_stacked(model, (x, y), None, epochs=2, batch_size=16, shuffle=False, verbose=False)
+    assert hist[0]["diverged"] and hist[0]["diverged_epoch"] == 1 and hist[0]["epochs"] == 0
+    assert not hist[1]["diverged"] and hist[1]["epochs"] == 2
+    h = healthy.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(hist[1]["train_loss"], h["loss"], rtol=1e-4)
+
+
+def test_history_array_pads_a_stopped_run_with_nan():
+    import numpy as np
+    from hwutils import training
+    out = training.history_array([{"loss": [3.0, 2.0, 1.0]}, {"loss": [5.0]}, {}], "loss")
+    np.testing.assert_array_equal(out, [[3, 2, 1], [5, np.nan, np.nan], [np.nan] * 3])
+
+
+# ------------------------------------------------------------------ where a layer's / a member's weights sit in θ
+def _mlp(seed=0):
+    keras.utils.set_random_seed(seed)
+    return models.image_mlp((3,), [4, 5], classes=2)
+
+
+def test_layer_columns_select_exactly_that_layers_kernel_and_bias():
+    import numpy as np
+    from hwutils.objective import flatten
+    model = _mlp()
+    theta = flatten(model.get_weights())
+    dense = [lay for lay in model.layers if lay.get_weights()]
+    for i, lay in enumerate(dense):
+        kernel, bias = lay.get_weights()
+        cols = models.layer_columns(model, i)
+        np.testing.assert_array_equal(theta[cols], np.concatenate([kernel.ravel(), bias.ravel()]))
+        assert len(cols) == kernel.size + bias.size
+    with pytest.raises(ValueError):
+        models.layer_columns(model, len(dense))
+
+
+def test_member_columns_give_each_members_own_theta():
+    import numpy as np
+    from hwutils.objective import flatten
+    stacked = models.stacked(lambda: models.image_mlp((3,), [4], classes=2), 3)
+    theta = flatten([v.numpy() for v in stacked.trainable_weights])
+    for m in range(3):
+        alone = flatten(models.member(stacked, m, compile=False).get_weights())
+        np.testing.assert_array_equal(theta[models.member_columns(stacked, m)], alone)
+
+
+def test_fit_stacked_with_one_member_reads_kerass_unnamed_keys():
+    from hwutils import training
+    x, y = _image_batch(32)
+    model = _stacked_cnn(members=1)
+    hist = training.fit_stacked(model, (x, y), (x, y), epochs=2, batch_size=16, verbose=False)
+    assert len(hist) == 1 and len(hist[0]["train_loss"]) == 2 and len(hist[0]["test_accuracy"]) == 2

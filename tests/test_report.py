@@ -1,5 +1,6 @@
 """hwutils.report on tiny stand-in notebooks (no TensorFlow in their kernels, so it stays fast):
-resume, failures, the page, --only and -p."""
+resume (after a change of notebook, parameter, code or library version, a missing results.json, a corrupt
+state.json), failures and timeouts, the page, --only and -p. The Dask side is in test_sweep.py."""
 import json
 import os
 import shutil
@@ -47,6 +48,9 @@ def fake_project(tmp_path, monkeypatch):
     spec = [params.Param("profile", "str", optional=True), params.Param("out_dir", "str", optional=True),
             params.Param("value", "int", 1, 1, 1), params.Param("fail", "bool", False, False, False)]
     monkeypatch.setattr(params, "SPECS", {s: spec for s in stems})
+    # Other people edit hwutils while these tests run; the code hash is tested on its own below.
+    frozen = report.code_hash()
+    monkeypatch.setattr(report, "code_hash", lambda root=None: frozen)
     return notebooks, build
 
 
@@ -130,3 +134,76 @@ def test_page_loads_every_figure_in_headless_chromium(fake_project, tmp_path):
     # The loaded figures stay <img>; the missing one was replaced by its message when it failed to load.
     assert dom.count("<img") == 2
     assert dom.count('<p class="missing-figure">figure missing: fig.png</p>') == 1
+
+
+def test_resume_after_a_corrupt_state_a_changed_parameter_and_a_missing_results_file(fake_project, capsys):
+    _, build = fake_project
+    state_path = build / "report" / "state.json"
+    one = ["--profile", "smoke", "--only", "1-1-a"]
+    assert report.main(one) == 0
+    assert json.loads(state_path.read_text())["1-1-a"]["status"] == "ok"
+    assert not [p for p in state_path.parent.iterdir() if p.name.endswith(".tmp")]  # no temp file left behind
+    state_path.write_text('{"1-1-a": {"status": "ok", "fingerp')  # an interrupted in-place write
+    assert report.main(one) == 0  # reported, rerun, never a crash
+    out, err = capsys.readouterr()
+    assert "state.json is unreadable" in err and "1-1-a: ok in" in out
+    assert (state_path.parent / "state.json.corrupt").is_file()
+    assert json.loads(state_path.read_text())["1-1-a"]["status"] == "ok"
+    assert report.main([*one, "-p", "value", "2"]) == 0
+    assert "1-1-a: ok in" in capsys.readouterr().out and value_of(build, "1-1-a") == 2
+    assert report.main([*one, "-p", "value", "2"]) == 0
+    assert "skipped, unchanged" in capsys.readouterr().out
+    (build / "1-1-a" / "results.json").unlink()
+    assert report.main([*one, "-p", "value", "2"]) == 0
+    assert "1-1-a: ok in" in capsys.readouterr().out and value_of(build, "1-1-a") == 2
+
+
+def test_a_timeout_is_a_recorded_failure(fake_project, capsys):
+    _, build = fake_project
+    assert report.main(["--profile", "smoke", "--only", "1-3-c", "--timeout", "0.2"]) == 1
+    entry = json.loads((build / "report" / "state.json").read_text())["1-3-c"]
+    assert entry["status"] == "failed" and "timed out" in entry["message"] and entry["fingerprint"] is None
+    assert "FAILED: 1-3-c" in capsys.readouterr().err
+
+
+def test_unreadable_entries_are_dropped_with_a_warning(tmp_path, capsys):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"a": 5, "b": {"status": "ok"}}))
+    assert report.load_state(path) == {"b": {"status": "ok"}}
+    assert "unreadable entries a" in capsys.readouterr().err
+    path.write_text("[1, 2]")
+    assert report.load_state(path) == {}
+    assert "expected a JSON object" in capsys.readouterr().err
+
+
+def test_an_interrupted_write_keeps_the_old_state(tmp_path):
+    path = tmp_path / "state.json"
+    report.save_state(path, {"a": {"status": "ok"}})
+    with pytest.raises(UnicodeEncodeError):  # the write fails half-way (a lone surrogate cannot be encoded)
+        report.write_atomic(path, '{"a": "\ud800"}')
+    assert json.loads(path.read_text()) == {"a": {"status": "ok"}}
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_fingerprint_follows_code_versions_parameters_but_not_the_report_machinery(tmp_path):
+    package = tmp_path / "hwutils"
+    shutil.copytree(Path(report.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "experiments").mkdir(exist_ok=True)
+    (package / "experiments" / "common.py").write_text("x = 1\n")
+    base = report.code_hash(package)
+    (package / "report.py").write_text("# orchestration only\n")
+    assert report.code_hash(package) == base
+    shutil.rmtree(package / "experiments")  # the package may go: a different hash, no error
+    without = report.code_hash(package)
+    assert without != base
+    (package / "measures.py").write_text((package / "measures.py").read_text() + "\n# edited\n")
+    assert report.code_hash(package) != without
+    nb = tmp_path / "n.ipynb"
+    nb.write_text("{}")
+    versions = report.library_versions()
+    assert {"tensorflow", "numpy", "keras", "python"} <= set(versions)
+    fp = report.fingerprint(nb, {"seed": 0, "out_dir": "/a"}, "code", versions)
+    assert fp == report.fingerprint(nb, {"seed": 0, "out_dir": "/b"}, "code", versions)
+    assert fp != report.fingerprint(nb, {"seed": 1}, "code", versions)
+    assert fp != report.fingerprint(nb, {"seed": 0}, "code", {**versions, "numpy": "0.0"})
+    assert fp != report.fingerprint(nb, {"seed": 0}, "other code", versions)
