@@ -151,7 +151,13 @@ def _finite(values: Any) -> tuple[np.ndarray, int]:
 
 
 def _dropped_note(dropped: int, what: str = "non-finite value") -> str:
-    return f"{dropped} {what}{'s' if dropped != 1 else ''} dropped" if dropped else ""
+    """'1 non-finite value dropped', '3 non-finite values dropped', '2 pairs with a non-finite value dropped'."""
+    if not dropped:
+        return ""
+    if dropped != 1:  # the noun is the last word, or the word before " with ..."
+        noun, sep, rest = what.partition(" with ")
+        what = f"{noun}s{sep}{rest}"
+    return f"{dropped} {what} dropped"
 
 
 def _join(*notes: str) -> str:

@@ -105,7 +105,15 @@ class Run:
             self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - start
 
     def save(self, **metrics: Any) -> Path:
-        """Write results.json: parameters, profile, seed, dataset, versions, timings, metrics."""
+        """Write results.json: parameters, profile, seed, dataset, versions, timings, metrics.
+
+        A metric may not replace what the run records about itself (a metric called `params` once hid
+        the resolved parameters): a name that collides with a different value is refused."""
+        clashes = [k for k in metrics if k in _RUN_KEYS and k != "findings"
+                   and to_jsonable(metrics[k]) != to_jsonable(self._own(k))]
+        if clashes:
+            raise ValueError(f"metric name(s) {', '.join(map(repr, clashes))} would overwrite the run's own record "
+                             f"in results.json; rename them")
         payload = {
             "notebook": self.stem,
             "profile": self.profile,
@@ -125,6 +133,10 @@ class Run:
         path.write_text(json.dumps(to_jsonable(payload), indent=1, allow_nan=False))
         self.results = payload
         return path
+
+    def _own(self, key: str) -> Any:
+        return {"notebook": self.stem, "profile": self.profile, "seed": self.seed,
+                "dataset": self.params.get("dataset"), "params": self.params}.get(key, object())
 
     def report_findings(self, lines: list[str]) -> None:
         """Show Findings (computed by the caller from results) and keep them for results.json."""

@@ -62,3 +62,12 @@ def test_ensemble_is_deterministic():
         ens = Ensemble([1, 4, 1], 2, seed=9)
         runs.append(ens.fit(x, np.sinc(5 * x), epochs=3, batch_size=16, shuffle_seed=1, verbose=False)["loss"])
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_a_metric_may_not_hide_the_runs_own_record(tmp_path):
+    P = hwutils.setup("1-3-parameters", None, profile="smoke", seed=0, out_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="'params'"):
+        P.save(params=461)  # once hid the resolved parameters in results.json
+    P.save(dataset=P.dataset, n_params=461)  # the same value, or another name, is fine
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["params"]["epochs"] == P.epochs and saved["n_params"] == 461

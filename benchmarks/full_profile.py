@@ -1,0 +1,124 @@
+"""What the full profile costs on this machine: every full-profile report entry, run with papermill on
+data of the full shapes, for short slices of its epoch-like parameters, extrapolated to the full values.
+
+    python benchmarks/full_profile.py [--fraction 0.02] [--only PATTERN ...] [--timeout 3600]
+
+Data: random arrays in the standard file formats, shaped like MNIST (60000 + 10000 images, 28x28) and
+CIFAR-10 (50000 + 10000 images, 32x32x3), written to a temporary folder that $HWUTILS_DATA points to;
+an epoch over random pixels costs what an epoch over the real images costs. Everything else keeps its
+full-profile value (runs, seeds, widths, batch sizes, measure sizes), so the slice does the full work
+except for the number of epochs (or gradient steps).
+
+Model of the cost: wall time T = a + sum_i b_i * e_i, linear in each epoch-like parameter e_i (names
+ending in `epochs`, and `grad_steps`). Run A sets every e_i to its slice s_i = max(1, round(fraction *
+full_i)); run B_i doubles s_i alone. Then b_i = (T(B_i) - T(A)) / s_i and the full time is
+T(A) + sum_i b_i * (full_i - s_i). `a` holds the kernel start, data loading, compilation and every
+measure taken after training. Where training stops early (a training-loss target), the cap is used,
+so that entry's figure is an upper bound, and the table says so.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+EPOCH_LIKE = re.compile(r"(^|_)epochs$|^grad_steps$")
+
+
+def write_random_datasets(root: Path, seed: int = 0) -> None:
+    """MNIST as mnist.npz and CIFAR-10 as cifar-10-batches-py/ pickles, random contents, full shapes."""
+    rng = np.random.default_rng(seed)
+    (root / "mnist").mkdir(parents=True)
+    np.savez(root / "mnist" / "mnist.npz",
+             x_train=rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8), y_train=rng.integers(0, 10, 60000),
+             x_test=rng.integers(0, 256, (10000, 28, 28), dtype=np.uint8), y_test=rng.integers(0, 10, 10000))
+    batches = root / "cifar10" / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (10000, 3072), dtype=np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, 10000)]}
+        (batches / name).write_bytes(pickle.dumps(batch, protocol=4))
+
+
+def run_notebook(stem: str, params: dict, out: Path, env: dict, timeout: float) -> float:
+    """Wall time of one papermill run of `stem` with `params`; raises with the log tail on failure."""
+    cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{stem}.ipynb"), str(out / "run.ipynb"),
+           "--no-progress-bar", "-k", "python3"]
+    for name, value in {**params, "out_dir": str(out)}.items():
+        cmd += ["-y", json.dumps({name: value})]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{stem} {params} failed:\n{proc.stderr[-3000:]}")
+    return seconds
+
+
+def slices(stem: str, fixed: dict, fraction: float) -> dict[str, tuple[int, int]]:
+    """{epoch-like parameter: (slice, full value)} for one entry."""
+    from hwutils import params as params_mod
+    out = {}
+    for p in params_mod.spec(stem):
+        if EPOCH_LIKE.search(p.name) and p.kind == "int" and p.name not in fixed:
+            full = int(p.full)
+            out[p.name] = (max(1, min(full, round(fraction * full))), full)
+    return out
+
+
+def hms(seconds: float) -> str:
+    h, rest = divmod(int(round(seconds)), 3600)
+    return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fraction", type=float, default=0.02, help="slice of each epoch-like parameter")
+    ap.add_argument("--only", action="append", default=[], help="entries whose id matches (repeatable)")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per papermill run")
+    args = ap.parse_args(argv)
+    from hwutils import report
+    entries = report.run_list("full", args.only)
+    with tempfile.TemporaryDirectory(prefix="hw1-full-") as tmp:
+        tmp = Path(tmp)
+        write_random_datasets(tmp / "data")
+        env = {**os.environ, "HWUTILS_DATA": str(tmp / "data"), "HWUTILS_OFFLINE": "1", "HWUTILS_QUIET": "1",
+               "HWUTILS_PROFILE": "full", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        rows = []
+        for entry in entries:
+            sl = slices(entry.stem, entry.params, args.fraction)
+            base = {**entry.params, "profile": "full", **{k: s for k, (s, _) in sl.items()}}
+            t_a = run_notebook(entry.stem, base, tmp / entry.id / "a", env, args.timeout)
+            full = t_a
+            parts = []
+            for name, (s, f) in sl.items():
+                t_b = run_notebook(entry.stem, {**base, name: 2 * s}, tmp / entry.id / name, env, args.timeout)
+                per_unit = max(0.0, (t_b - t_a) / s)
+                full += per_unit * (f - s)
+                parts.append(f"{name} {s}/{2 * s} of {f}: {per_unit:.3g} s each")
+            capped = " (cap: upper bound)" if entry.stem == "1-3-flatness" else ""
+            rows.append((entry.id, t_a, full, "; ".join(parts) + capped))
+            print(f"{entry.id}: slice {t_a:.0f} s -> full ≈ {hms(full)}  [{rows[-1][3]}]", flush=True)
+    print(f"\nFull profile on this machine ({os.cpu_count()} cores), random data of the full shapes, "
+          f"slices of {args.fraction:g} of each epoch-like parameter:")
+    print(f"{'entry':<34}{'slice run':>11}{'full (extrapolated)':>22}")
+    for entry_id, t_a, full, _ in rows:
+        print(f"{entry_id:<34}{t_a:>9.0f} s{hms(full):>22}")
+    total = sum(r[2] for r in rows)
+    print(f"{'total':<34}{'':>11}{hms(total):>22}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
