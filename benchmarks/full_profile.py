@@ -1,7 +1,7 @@
 """What the full profile costs on this machine: every full-profile report entry, run with papermill on
 data of the full shapes, for short slices of its epoch-like parameters, extrapolated to the full values.
 
-    python benchmarks/full_profile.py [--fraction 0.02] [--only PATTERN ...] [--timeout 3600]
+    python benchmarks/full_profile.py [--fraction 0.02] [--data-fraction 0.1] [--only PATTERN ...]
 
 Data: random arrays in the standard file formats, shaped like MNIST (60000 + 10000 images, 28x28) and
 CIFAR-10 (50000 + 10000 images, 32x32x3), written to a temporary folder that $HWUTILS_DATA points to;
@@ -9,11 +9,13 @@ an epoch over random pixels costs what an epoch over the real images costs. Ever
 full-profile value (runs, seeds, widths, batch sizes, measure sizes), so the slice does the full work
 except for the number of epochs (or gradient steps).
 
-Model of the cost: wall time T = a + sum_i b_i * e_i, linear in each epoch-like parameter e_i (names
-ending in `epochs`, and `grad_steps`). Run A sets every e_i to its slice s_i = max(1, round(fraction *
+Model of the cost: wall time T = a + sum_i b_i * e_i * d, linear in each epoch-like parameter e_i (names
+ending in `epochs`, and `grad_steps`) and, for the image notebooks, in the share d of the training and
+test images used (`n_train`, `n_test` set to `data_fraction` of the dataset; an epoch's cost is
+proportional to the images it sees). Run A sets every e_i to its slice s_i = max(1, round(fraction *
 full_i)); run B_i doubles s_i alone. Then b_i = (T(B_i) - T(A)) / s_i and the full time is
-T(A) + sum_i b_i * (full_i - s_i). `a` holds the kernel start, data loading, compilation and every
-measure taken after training. Where training stops early (a training-loss target), the cap is used,
+T(A) + sum_i b_i * (full_i / d - s_i). `a` holds the kernel start, data loading, compilation and every
+measure taken after training (those keep their full-profile sizes). Where training stops early (a training-loss target), the cap is used,
 so that entry's figure is an upper bound, and the table says so.
 """
 from __future__ import annotations
@@ -54,6 +56,7 @@ def write_random_datasets(root: Path, seed: int = 0) -> None:
 
 def run_notebook(stem: str, params: dict, out: Path, env: dict, timeout: float) -> float:
     """Wall time of one papermill run of `stem` with `params`; raises with the log tail on failure."""
+    out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{stem}.ipynb"), str(out / "run.ipynb"),
            "--no-progress-bar", "-k", "python3"]
     for name, value in {**params, "out_dir": str(out)}.items():
@@ -64,6 +67,22 @@ def run_notebook(stem: str, params: dict, out: Path, env: dict, timeout: float) 
     if proc.returncode != 0:
         raise RuntimeError(f"{stem} {params} failed:\n{proc.stderr[-3000:]}")
     return seconds
+
+
+NOT_IMAGES = {"function_epochs"}
+SIZES = {"mnist": (60000, 10000), "fashion_mnist": (60000, 10000), "cifar10": (50000, 10000)}
+
+
+def data_slice(stem: str, fixed: dict, data_fraction: float) -> tuple[dict, float]:
+    """({n_train, n_test} at `data_fraction` of the full-profile dataset, d), or ({}, 1.0) where the
+    notebook has no image dataset or the entry fixes the subset itself."""
+    from hwutils import params as params_mod
+    spec = {p.name: p for p in params_mod.spec(stem)}
+    dataset = fixed.get("dataset") or (spec["dataset"].full if "dataset" in spec else None)
+    if dataset not in SIZES or "n_train" in fixed or data_fraction >= 1:
+        return {}, 1.0
+    n_train, n_test = SIZES[dataset]
+    return {"n_train": round(data_fraction * n_train), "n_test": round(data_fraction * n_test)}, data_fraction
 
 
 def slices(stem: str, fixed: dict, fraction: float) -> dict[str, tuple[int, int]]:
@@ -85,6 +104,7 @@ def hms(seconds: float) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fraction", type=float, default=0.02, help="slice of each epoch-like parameter")
+    ap.add_argument("--data-fraction", type=float, default=0.1, help="share of the images in the slice runs")
     ap.add_argument("--only", action="append", default=[], help="entries whose id matches (repeatable)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per papermill run")
     args = ap.parse_args(argv)
@@ -98,20 +118,23 @@ def main(argv=None) -> int:
         rows = []
         for entry in entries:
             sl = slices(entry.stem, entry.params, args.fraction)
-            base = {**entry.params, "profile": "full", **{k: s for k, (s, _) in sl.items()}}
+            subset, d = data_slice(entry.stem, entry.params, args.data_fraction)
+            base = {**entry.params, "profile": "full", **subset, **{k: s for k, (s, _) in sl.items()}}
             t_a = run_notebook(entry.stem, base, tmp / entry.id / "a", env, args.timeout)
             full = t_a
             parts = []
             for name, (s, f) in sl.items():
                 t_b = run_notebook(entry.stem, {**base, name: 2 * s}, tmp / entry.id / name, env, args.timeout)
                 per_unit = max(0.0, (t_b - t_a) / s)
-                full += per_unit * (f - s)
-                parts.append(f"{name} {s}/{2 * s} of {f}: {per_unit:.3g} s each")
+                share = 1.0 if name in NOT_IMAGES else d  # the function task's epochs see no images
+                full += per_unit * (f / share - s)
+                parts.append(f"{name} {s}/{2 * s} of {f}: {per_unit:.3g} s each"
+                             + (f" on {share:.0%} of the images" if share < 1 else ""))
             capped = " (cap: upper bound)" if entry.stem == "1-3-flatness" else ""
             rows.append((entry.id, t_a, full, "; ".join(parts) + capped))
             print(f"{entry.id}: slice {t_a:.0f} s -> full ≈ {hms(full)}  [{rows[-1][3]}]", flush=True)
     print(f"\nFull profile on this machine ({os.cpu_count()} cores), random data of the full shapes, "
-          f"slices of {args.fraction:g} of each epoch-like parameter:")
+          f"slices of {args.fraction:g} of each epoch-like parameter and {args.data_fraction:g} of the images:")
     print(f"{'entry':<34}{'slice run':>11}{'full (extrapolated)':>22}")
     for entry_id, t_a, full, _ in rows:
         print(f"{entry_id:<34}{t_a:>9.0f} s{hms(full):>22}")

@@ -168,15 +168,17 @@ def load(name: str):
 
 
 def default_metric(df, parameters: list[str]) -> str | None:
-    """The first numeric result column (the notebook's first metric)."""
+    """The first numeric result column that varies between runs (else the first numeric one)."""
     skip = set(parameters) | {"point", "profile", "status", "seconds", "error", "wall_time"}
+    numeric = []
     for col in df.columns:
         if col in skip or col.startswith("claim:") and not col.endswith(":effect"):
             continue
         values = df[col].dropna()
         if len(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            return col
-    return None
+            numeric.append(col)
+    varied = [c for c in numeric if df[c].nunique() > 1]
+    return (varied or numeric or [None])[0]
 
 
 def default_against(grid: dict[str, list]) -> str | None:

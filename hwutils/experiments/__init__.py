@@ -1,1 +1,0 @@
-"""One module per notebook: what it computes, plots and concludes. The notebooks stay thin."""
