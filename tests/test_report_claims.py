@@ -656,3 +656,46 @@ def test_actual_tasks_from_saved_json_equal_in_memory():
     found = report_claims.actual_tasks(res, seed=5)
     assert [x.as_dict() for x in report_claims.actual_tasks(saved, seed=5)] == [x.as_dict() for x in found]
     assert found[0].verdict == "reproduced" and found[0].n == 4 and found[1].n == 14
+
+
+def test_simulate_and_actual_tasks_build_what_the_notebook_cells_built():
+    """The functions give exactly the claims the notebooks' claims cells built inline before (the same calls into
+    hwutils.claims on the notebook's arrays), including the resampling seed: the noisy 1-seed-apart data below give
+    a different bootstrap interval at seed 0 than at seed 3."""
+    from hwutils import claims
+    rng = np.random.default_rng(1)
+    final = np.exp(rng.normal(-6, 1.5, (5, 3)))  # [seeds, models], noisy: the bootstrap depends on its seed
+    reach = rng.integers(100, 3000, (5, 3)).astype(float)
+    depth = np.array([6, 4, 2])
+    res = sf_results(final.T, reach.T, depths=depth, names=("a", "b", "c"))
+    pair, title = "a (6 hidden) vs c (2)", "sin(5πx)/(5πx)"
+
+    def notebook(seed):
+        return [claims.paired("1-1.deeper-lower-loss", "At about equal parameter count the deeper net ends with a "
+                              f"lower training loss ({title})", "report 1-1", final[:, 0], final[:, 2], direction=-1,
+                              transform="log_ratio", unit=f"log loss ratio, {pair}", note="paired over seeds"),
+                claims.paired("1-1.deeper-earlier", "The deeper net's loss falls earlier: it reaches the common level "
+                              f"in fewer epochs ({title})", "report 1-1", reach[:, 0], reach[:, 2], direction=-1,
+                              transform="log_ratio", unit=f"log epoch ratio, {pair}",
+                              note="level per seed: the worst last-epoch loss among the models"),
+                claims.correlation("1-1.depth-rank-loss", f"Final training loss falls with depth, all models and seeds "
+                                   f"({title})", "report 1-1", np.repeat([depth], 5, axis=0).ravel(),
+                                   np.log(final).ravel(), direction=-1, seed=seed)]
+    assert notebook(0)[2].interval != notebook(3)[2].interval
+    assert [c.as_dict() for c in report_claims.simulate_function(res, seed=3)] == [c.as_dict() for c in notebook(3)]
+
+    accuracy = rng.uniform(0.85, 0.95, (5, 3))
+    hidden = [1, 2, 4]
+
+    def notebook_at(seed):
+        return [claims.paired("1-1.deeper-better-test", "At about equal parameter count the deeper model reaches a "
+                              "higher test accuracy (report 1-1: yes on CIFAR-10; on MNIST 4 hidden layers did worse)",
+                              "report 1-1", accuracy[:, 2], accuracy[:, 0], direction=+1,
+                              unit="test accuracy, 4 hidden − 1 hidden", note="digits, paired over seeds"),
+                claims.correlation("1-1.depth-rank-test", "Test accuracy rises with depth (all models and seeds)",
+                                   "report 1-1", np.repeat([hidden], 5, axis=0).ravel(), accuracy.ravel(),
+                                   direction=+1, seed=seed,
+                                   note="context for 1-1.deeper-better-test; models of one seed share their batches")]
+    assert notebook_at(0)[1].interval != notebook_at(3)[1].interval
+    found = report_claims.actual_tasks(at_results(accuracy.T, hidden=hidden), seed=3)
+    assert [c.as_dict() for c in found] == [c.as_dict() for c in notebook_at(3)]
