@@ -260,16 +260,20 @@ def trajectories(results: Mapping[str, Any], accuracy_threshold: float) -> list[
 
     `results["runs"]` holds one entry per run: `diverged`, `test_accuracy` (final weights) and `checkpoints`,
     one per weight snapshot in epoch order, each with the training `accuracy` there (the last is the final
-    one). `results["barriers"]` holds the disjoint `pairs` of runs, the `alpha` grid on [0, 1] and per pair the
-    barrier `height` (`landscape.barrier_height`: the highest training loss on the straight line between the
-    two runs' final weights minus the higher end).
+    one). `results["barriers"]` holds the disjoint `pairs` of runs, the `alpha` grid on [0, 1] and per pair
+    `chord` (`landscape.chord_barrier`: the most the training loss on the straight line between the two runs'
+    final weights rises above the chord between its ends; negative when the line stays below it) and `control`
+    (the same between run a's final weights and its own snapshot `record_every` epochs earlier: one basin by
+    construction). `height` (`landscape.barrier_height`, never negative) is kept for the figure and record only.
 
     - `1-2.runs-accurate`: mean final training accuracy over runs against `accuracy_threshold` (`claims.mean`,
       claimed above: a Student-t interval over runs wholly above the threshold is reproduced, wholly below
       contradicted); the note counts the runs below it and the diverged runs and gives the mean test accuracy.
-    - `1-2.distinct-minima`: the mean barrier over the independent pairs against 0 (`claims.mean`). A barrier is
-      never negative, so this claim is reproduced (a barrier between the runs) or inconclusive (runs in one
-      basin as far as the line shows, or too few pairs) — never contradicted.
+    - `1-2.distinct-minima`: per pair, the chord barrier between the runs minus the same-basin control
+      (`claims.paired`, claimed positive). Reproduced when the loss between two runs rises above the chord
+      clearly more than between a run and its own late snapshot; contradicted when clearly less (the runs
+      look no more separated than one basin); inconclusive in between. A bare barrier against 0 would be
+      reproduced by any consistent tiny rise and could never be contradicted.
     Fewer than 3 valid (finite) runs or pairs leave a claim inconclusive, and the note says why.
     """
     runs = list(results["runs"])
@@ -277,7 +281,7 @@ def trajectories(results: Mapping[str, Any], accuracy_threshold: float) -> list[
     test = _floats([r.get("test_accuracy") for r in runs])
     diverged = sum(bool(r.get("diverged", False)) for r in runs)
     barriers = results["barriers"]
-    heights = _floats(barriers["height"])
+    chord, control = _floats(barriers["chord"]), _floats(barriers["control"])
     below = int((final < accuracy_threshold).sum())
     mean_test = float(np.mean(test[np.isfinite(test)])) if np.isfinite(test).any() else float("nan")
     pairs = len(barriers["pairs"])
@@ -287,10 +291,12 @@ def trajectories(results: Mapping[str, Any], accuracy_threshold: float) -> list[
         claims.mean("1-2.runs-accurate", f"Every run reaches high training accuracy (≥ {accuracy_threshold:.0%}).",
                     "report 1-2", final, null=accuracy_threshold, unit="accuracy − threshold",
                     note=accurate_note),
-        claims.mean("1-2.distinct-minima", "The runs end in different minima: the loss rises between them.",
-                    "report 1-2", heights, unit="training loss (barrier)", control="barrier 0: one basin",
-                    note=f"{pairs} disjoint pair{'s' if pairs != 1 else ''} of runs; α grid of "
-                         f"{len(_floats(barriers['alpha']))} points on [0, 1]"),
+        claims.paired("1-2.distinct-minima", "The runs end in different minima: the loss rises between them.",
+                      "report 1-2", chord, control, unit="training loss above the chord (runs − control)",
+                      control="chord barrier between a run and its own snapshot a few epochs earlier (one basin)",
+                      note=f"{pairs} disjoint pair{'s' if pairs != 1 else ''} of runs; α grid of "
+                           f"{len(_floats(barriers['alpha']))} points on [0, 1]; mean chord barrier between runs "
+                           f"{_f(float(np.nanmean(chord)) if np.isfinite(chord).any() else float('nan'), '.3g')}"),
     ]
 
 
@@ -306,7 +312,7 @@ def gradient_norm(results: Mapping[str, Any], window: int, horizon: int, min_run
 
     `results["function"]` and `results["image"]` (one per task) each hold `coupling`: `rho`, one Spearman ρ per
     run that did not diverge (`measures.oscillation_coupling`: detrended log gradient norm at t against the
-    detrended spread of the log loss over the next `horizon` iterations), `observed` (their mean), `null` (the
+    log spread of the detrended log loss over the next `horizon` iterations), `observed` (their mean), `null` (the
     same mean at each circular lag of `measures.oscillation_lags`: the null samples) and `diverged` (one flag
     per run, all runs).
 
