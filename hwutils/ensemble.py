@@ -499,6 +499,9 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
     reports), "snapshots": [(epoch, [M, P])] every `record_every` epochs (epoch 0 included) with
     "snapshot_metrics" (full-data metrics() of each snapshot), "step_loss"/"step_grad_norm":
     [steps, M] batch loss and batch gradient norm of every step when record_steps, "diverged": [M]}.
+    The same records also go by the names of the Keras callbacks that record them for a Keras model
+    (hwutils.callbacks): "epochs" and "weights" (WeightSnapshots: [M, P] per snapshot), "losses" and
+    "grad_norms" (GradientNorm: [steps, M]).
     """
     head = ensembles[0]
     if any(e.loss_name != head.loss_name or e.dtype != head.dtype for e in ensembles):
@@ -555,4 +558,7 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
         for key in ("step_loss", "step_grad_norm"):
             out[key] = np.concatenate(out[key]) if out[key] else np.zeros((0, ens.members))
         out["diverged"] = ens.diverged.copy()
+        out["epochs"] = [epoch for epoch, _ in out["snapshots"]]
+        out["weights"] = [theta for _, theta in out["snapshots"]]
+        out["losses"], out["grad_norms"] = out["step_loss"], out["step_grad_norm"]
     return outs

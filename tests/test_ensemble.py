@@ -256,6 +256,9 @@ def test_snapshots_and_step_gradient_norms_match_an_independent_replay():
     out = ens.fit(x, y, epochs=6, batch_size=16, shuffle_seed=4, record_every=2, record_steps=True, verbose=False)
     assert [e for e, _ in out["snapshots"]] == [0, 2, 4, 6]
     assert out["step_grad_norm"].shape == (6 * 3, 2)
+    # the callbacks' names (WeightSnapshots, GradientNorm) hold the same records
+    assert out["epochs"] == [0, 2, 4, 6] and all(w is t for w, (_, t) in zip(out["weights"], out["snapshots"]))
+    assert out["grad_norms"] is out["step_grad_norm"] and out["losses"] is out["step_loss"]
     for m, model in enumerate(solo):
         weights, norms = replay_recording(model, x, y, 6, 16, 4, 0.125)
         for epoch, snap in out["snapshots"]:
