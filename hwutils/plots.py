@@ -29,6 +29,16 @@ def save_fig(fig, run, name: str) -> str:
     return str(path)
 
 
+def _finish(ax, xlabel: str, ylabel: str, title: str | None = None, logx: bool = False) -> None:
+    """The last touches every scatter-and-line helper shares: scale, labels, title, a small legend."""
+    if logx:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+
+
 def band(ax, x, runs, label: str | None = None, color=None, log: bool = False):
     """Mean of `runs` (shape [n_runs, len(x)]) with a min-max band. Non-finite values are ignored.
     On a log axis the geometric mean is the centre line."""
@@ -273,12 +283,7 @@ def metric_vs(ax, x, runs: Mapping[str, np.ndarray], xlabel: str, ylabel: str, l
         missing += list(np.broadcast_to(xs, v.shape)[~ok])
     if missing_at is not None and missing:
         ax.plot(missing, [missing_at] * len(missing), "x", color="red", ms=9, mew=2, label=missing_label)
-    if logx:
-        ax.set_xscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
+    _finish(ax, xlabel, ylabel, title, logx)
     return ax
 
 
@@ -345,12 +350,7 @@ def scatter_marked(ax, x, y, color=None, kept=None, color_label: str = "", exclu
                    marker="x", s=30, label=f"{excluded_label} ({int((~kept).sum())})")
     if c is not None:
         ax.figure.colorbar(points, ax=ax, label=color_label)
-    if logx:
-        ax.set_xscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
+    _finish(ax, xlabel, ylabel, title, logx)
     return points
 
 
