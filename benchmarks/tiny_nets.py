@@ -193,11 +193,12 @@ def _fit_case(name, architectures, k, m, epochs, points, target):
           f"{eng['seconds'] - eng['compiled_seconds']:+.1f} s (tracing and compiling)")
     base_l = np.array(base["matched"]["final_losses"])
     eng_l = np.array(eng["final_losses"])
-    rel = np.abs(eng_l[:len(base_l)] - base_l) / np.abs(base_l)
-    mb, me = np.median(base_l), np.median(eng_l)
-    # Model i starts from the same weights and sees the same batches on both sides.
-    print(f"    final loss, matched batches: median per-model {mb:.4g}, engine {me:.4g} (ratio "
-          f"{max(mb, me) / min(mb, me):.3f}, target ≤ 2); model by model: median relative difference "
+    twins = eng_l[:len(base_l)]  # model i starts from the same weights and sees the same batches on both sides
+    rel = np.abs(twins - base_l) / np.abs(base_l)
+    mb, me = np.median(base_l), np.median(twins)
+    every = "" if len(twins) == len(eng_l) else f"; all {len(eng_l)} engine members {np.median(eng_l):.4g}"
+    print(f"    final loss, matched batches: median over the {len(base_l)} twins per-model {mb:.4g}, engine {me:.4g} "
+          f"(ratio {max(mb, me) / min(mb, me):.3f}, target ≤ 2){every}; model by model: median relative difference "
           f"{np.median(rel):.1e}, {int(np.sum(rel < 1e-2))}/{len(rel)} within 1%, largest {rel.max():.1e}", flush=True)
 
 
