@@ -97,6 +97,18 @@ def slices(stem: str, fixed: dict, fraction: float) -> dict[str, tuple[int, int]
     return out
 
 
+def valid_slices(stem: str, fixed: dict, sl: dict) -> dict:
+    """Double the slices until the notebook accepts them (e.g. 1-2-trajectories needs two snapshots)."""
+    from hwutils import params as params_mod
+    for _ in range(8):
+        try:
+            params_mod.resolve(stem, {**fixed, "profile": "full", **{k: s for k, (s, _) in sl.items()}})
+            return sl
+        except params_mod.ParameterError:
+            sl = {k: (min(2 * s, f), f) for k, (s, f) in sl.items()}
+    return sl
+
+
 def hms(seconds: float) -> str:
     h, rest = divmod(int(round(seconds)), 3600)
     return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
@@ -119,7 +131,7 @@ def main(argv=None) -> int:
                "HWUTILS_PROFILE": "full", "TF_CPP_MIN_LOG_LEVEL": "2"}
         rows = []
         for entry in entries:
-            sl = slices(entry.stem, entry.params, args.fraction)
+            sl = valid_slices(entry.stem, entry.params, slices(entry.stem, entry.params, args.fraction))
             subset, d = data_slice(entry.stem, entry.params, args.data_fraction)
             base = {**entry.params, "profile": "full", **subset, **{k: s for k, (s, _) in sl.items()}}
             t_a = run_notebook(entry.stem, base, tmp / entry.id / "a", env, args.timeout)

@@ -249,7 +249,18 @@ def resolve(stem: str, given: dict[str, Any], env: dict[str, str] | None = None)
     for p in params[1:]:
         value = given.get(p.name)
         resolved[p.name] = _check(p, p.default(profile) if value is None else value)
+    for ok, message in CROSS_CHECKS.get(stem, ()):
+        if not ok(resolved):
+            raise ParameterError(f"{stem}: {message}")
     return resolved
+
+
+# Conditions between parameters, checked after each is resolved.
+CROSS_CHECKS = {
+    "1-2-trajectories": [(lambda r: r["epochs"] >= 2 * r["record_every"],
+                          "epochs must be at least 2 × record_every: the same-basin control compares a run's "
+                          "last two snapshots after the start")],
+}
 
 
 def injected_names(history: list[str]) -> dict[str, Any]:

@@ -53,3 +53,9 @@ def test_injected_parameters_cell_is_read():
     history = ["", "profile = None\nepochs = None", "# Parameters\nepoch = 5\ntarget = \"xcosx\"\n", "x = 1"]
     assert params.injected_names(history) == {"epoch": 5, "target": "xcosx"}
     assert params.injected_names(["epochs = 3"]) == {}
+
+
+def test_a_condition_between_parameters_is_checked_before_any_work():
+    with pytest.raises(ParameterError, match="record_every"):
+        params.resolve("1-2-trajectories", {"profile": "smoke", "epochs": 1})  # one snapshot: no control
+    assert params.resolve("1-2-trajectories", {"profile": "smoke", "epochs": 6})["epochs"] == 6
