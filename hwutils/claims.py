@@ -150,6 +150,14 @@ def _finite(values: Any) -> tuple[np.ndarray, int]:
     return a[ok], int((~ok).sum())
 
 
+def _pairs(u, v, what: str, u_name: str, v_name: str):
+    """Two equally long float vectors and the mask of pairs where both are finite."""
+    u, v = np.asarray(u, dtype=float).ravel(), np.asarray(v, dtype=float).ravel()
+    if u.shape != v.shape:
+        raise ValueError(f"{what} needs as many {u_name} as {v_name} values ({len(u)} vs {len(v)})")
+    return u, v, np.isfinite(u) & np.isfinite(v)
+
+
 def _dropped_note(dropped: int, what: str = "non-finite value") -> str:
     """'1 non-finite value dropped', '3 non-finite values dropped', '2 pairs with a non-finite value dropped'."""
     if not dropped:
@@ -250,11 +258,7 @@ def paired(id: str, statement: str, source: str, a: Sequence[float], b: Sequence
     if transform not in ("diff", "log_ratio"):
         raise ValueError(f"transform must be 'diff' or 'log_ratio', not {transform!r}")
     base = _base(id, statement, source, unit, control)
-    a = np.asarray(a, dtype=float).ravel()
-    b = np.asarray(b, dtype=float).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"paired needs as many a as b values ({len(a)} vs {len(b)})")
-    ok = np.isfinite(a) & np.isfinite(b)
+    a, b, ok = _pairs(a, b, "paired", "a", "b")
     dropped = int((~ok).sum())
     notes = [_dropped_note(dropped, "pair with a non-finite value")]
     if transform == "log_ratio":
@@ -406,11 +410,7 @@ def correlation(id: str, statement: str, source: str, x: Sequence[float], y: Seq
     direction = _direction(direction)
     min_n = max(int(min_n), 3)
     base = _base(id, statement, source, unit, control)
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    if x.shape != y.shape:
-        raise ValueError(f"correlation needs as many x as y values ({len(x)} vs {len(y)})")
-    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, ok = _pairs(x, y, "correlation", "x", "y")
     x, y = x[ok], y[ok]
     n = len(x)
     note = _join(_dropped_note(int((~ok).sum()), "pair with a non-finite value"), note)
