@@ -14,7 +14,8 @@ ending in `epochs`, and `grad_steps`) and, for the image notebooks, in the share
 test images used (`n_train`, `n_test` set to `data_fraction` of the dataset; an epoch's cost is
 proportional to the images it sees). Run A sets every e_i to its slice s_i = max(1, round(fraction *
 full_i)); run B_i sets e_i alone to k * s_i (`--stretch` k, default 4, so that the difference stands
-out of the run-to-run noise). Then b_i = (T(B_i) - T(A)) / ((k - 1) s_i) and the full time is
+out of the run-to-run noise; where T(B_i) - T(A) stays under a tenth of T(A), run B_i is stretched k times
+again, up to the full value). Then b_i = (T(B_i) - T(A)) / ((k - 1) s_i) and the full time is
 T(A) + sum_i b_i * (full_i / d - s_i). `a` holds the kernel start, data loading, compilation and every
 measure taken after training (those keep their full-profile sizes). Where training stops early (a training-loss target), the cap is used,
 so that entry's figure is an upper bound, and the table says so.
@@ -97,6 +98,25 @@ def slices(stem: str, fixed: dict, fraction: float) -> dict[str, tuple[int, int]
     return out
 
 
+NOISE_SHARE = 0.1  # a difference under this share of T(A) is within papermill's run-to-run noise
+
+
+def cost_per_unit(time_with, t_a: float, s: int, full: int, stretch: int) -> tuple[float, int, bool]:
+    """(seconds per unit of one epoch-like parameter, the units run B trained, whether the difference
+    stood out of the noise). `time_with(units)` is T(B) with the parameter set to `units`; B starts at
+    `stretch` × the slice `s` and is stretched again while T(B) - T(A) < NOISE_SHARE · T(A) and the next
+    stretch stays within `full`. A difference still in the noise at the largest B counts as what it
+    measured, never below zero."""
+    units = stretch * s
+    while True:
+        diff = time_with(units) - t_a
+        if diff >= NOISE_SHARE * t_a:
+            return diff / (units - s), units, True
+        if units * stretch > full:
+            return max(diff, 0.0) / (units - s), units, False
+        units *= stretch
+
+
 def valid_slices(stem: str, fixed: dict, sl: dict) -> dict:
     """Double the slices until the notebook accepts them (e.g. 1-2-trajectories needs two snapshots)."""
     from hwutils import params as params_mod
@@ -138,16 +158,15 @@ def main(argv=None) -> int:
             full = t_a
             parts = []
             for name, (s, f) in sl.items():
-                k = args.stretch
-                t_b = run_notebook(entry.stem, {**base, name: k * s}, tmp / entry.id / name, env, args.timeout)
-                per_unit = (t_b - t_a) / ((k - 1) * s)
-                if per_unit <= 0:  # the slice's training was lost in the noise: say so, count nothing
-                    parts.append(f"{name}: no measurable cost per unit ({t_b - t_a:+.0f} s), counted as 0")
-                    continue
+                def time_with(units, name=name):
+                    return run_notebook(entry.stem, {**base, name: units}, tmp / entry.id / f"{name}-{units}",
+                                        env, args.timeout)
+                per_unit, units, clear = cost_per_unit(time_with, t_a, s, f, args.stretch)
                 share = 1.0 if name in NOT_IMAGES else d  # the function task's epochs see no images
                 full += per_unit * (f / share - s)
-                parts.append(f"{name} {s}/{k * s} of {f}: {per_unit:.3g} s each"
-                             + (f" on {share:.0%} of the images" if share < 1 else ""))
+                parts.append(f"{name} {s}/{units} of {f}: {per_unit:.3g} s each"
+                             + (f" on {share:.0%} of the images" if share < 1 else "")
+                             + ("" if clear else " (within the run-to-run noise)"))
             capped = " (cap: upper bound)" if entry.stem == "1-3-flatness" else ""
             rows.append((entry.id, t_a, full, "; ".join(parts) + capped))
             print(f"{entry.id}: slice {t_a:.0f} s -> full ≈ {hms(full)}  [{rows[-1][3]}]", flush=True)
