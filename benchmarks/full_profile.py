@@ -15,7 +15,8 @@ test images used (`n_train`, `n_test` set to `data_fraction` of the dataset; an 
 proportional to the images it sees). Run A sets every e_i to its slice s_i = max(1, round(fraction *
 full_i)); run B_i sets e_i alone to k * s_i (`--stretch` k, default 4, so that the difference stands
 out of the run-to-run noise; where T(B_i) - T(A) stays under a tenth of T(A), run B_i is stretched k times
-again, up to the full value). Then b_i = (T(B_i) - T(A)) / ((k - 1) s_i) and the full time is
+again, the last time to the full value). With u_i the units run B_i trained, b_i = (T(B_i) - T(A)) /
+(u_i - s_i) and the full time is
 T(A) + sum_i b_i * (full_i / d - s_i). `a` holds the kernel start, data loading, compilation and every
 measure taken after training (those keep their full-profile sizes). Where training stops early (a training-loss target), the cap is used,
 so that entry's figure is an upper bound, and the table says so.
@@ -104,17 +105,26 @@ NOISE_SHARE = 0.1  # a difference under this share of T(A) is within papermill's
 def cost_per_unit(time_with, t_a: float, s: int, full: int, stretch: int) -> tuple[float, int, bool]:
     """(seconds per unit of one epoch-like parameter, the units run B trained, whether the difference
     stood out of the noise). `time_with(units)` is T(B) with the parameter set to `units`; B starts at
-    `stretch` × the slice `s` and is stretched again while T(B) - T(A) < NOISE_SHARE · T(A) and the next
-    stretch stays within `full`. A difference still in the noise at the largest B counts as what it
-    measured, never below zero."""
+    `stretch` × the slice `s` and is stretched again (× `stretch`, the last time to `full`) while
+    T(B) - T(A) < NOISE_SHARE · T(A). A difference still in the noise at the largest B counts as what
+    it measured, never below zero."""
+    if stretch < 2:
+        raise ValueError(f"stretch must be at least 2, not {stretch}")
     units = stretch * s
     while True:
         diff = time_with(units) - t_a
         if diff >= NOISE_SHARE * t_a:
             return diff / (units - s), units, True
-        if units * stretch > full:
+        longer = min(units * stretch, full)
+        if longer <= units:
             return max(diff, 0.0) / (units - s), units, False
-        units *= stretch
+        units = longer
+
+
+def extrapolate(per_unit: float, s: int, full: int, share: float) -> float:
+    """Seconds that the full value of one epoch-like parameter adds to T(A), which already trained `s`
+    units on the `share` of the images: a full unit sees 1/share times the images of a sliced one."""
+    return per_unit * (full / share - s)
 
 
 def valid_slices(stem: str, fixed: dict, sl: dict) -> dict:
@@ -142,6 +152,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", action="append", default=[], help="entries whose id matches (repeatable)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per papermill run")
     args = ap.parse_args(argv)
+    if args.stretch < 2:
+        ap.error("--stretch must be at least 2")
     from hwutils import report
     entries = report.run_list("full", args.only)
     with tempfile.TemporaryDirectory(prefix="hw1-full-") as tmp:
@@ -163,7 +175,7 @@ def main(argv=None) -> int:
                                         env, args.timeout)
                 per_unit, units, clear = cost_per_unit(time_with, t_a, s, f, args.stretch)
                 share = 1.0 if name in NOT_IMAGES else d  # the function task's epochs see no images
-                full += per_unit * (f / share - s)
+                full += extrapolate(per_unit, s, f, share)
                 parts.append(f"{name} {s}/{units} of {f}: {per_unit:.3g} s each"
                              + (f" on {share:.0%} of the images" if share < 1 else "")
                              + ("" if clear else " (within the run-to-run noise)"))
