@@ -9,7 +9,7 @@ an epoch over random pixels costs what an epoch over the real images costs. Ever
 full-profile value (runs, seeds, widths, batch sizes, measure sizes), so the slice does the full work
 except for the number of epochs (or gradient steps).
 
-Model of the cost: wall time T = a + sum_i b_i * e_i * d, linear in each epoch-like parameter e_i (names
+Model of the cost: wall time T = a + c * d + sum_i b_i * e_i * d, linear in each epoch-like parameter e_i (names
 ending in `epochs`, and `grad_steps`) and, for the image notebooks, in the share d of the training and
 test images used (`n_train`, `n_test` set to `data_fraction` of the dataset; an epoch's cost is
 proportional to the images it sees). Run A sets every e_i to its slice s_i = max(1, round(fraction *
@@ -17,8 +17,11 @@ full_i)); run B_i sets e_i alone to k * s_i (`--stretch` k, default 4, so that t
 out of the run-to-run noise; where T(B_i) - T(A) stays under a tenth of T(A), run B_i is stretched k times
 again, the last time to the full value). With u_i the units run B_i trained, b_i = (T(B_i) - T(A)) /
 (u_i - s_i) and the full time is
-T(A) + sum_i b_i * (full_i / d - s_i). `a` holds the kernel start, data loading, compilation and every
-measure taken after training (those keep their full-profile sizes). Where training stops early (a
+T(A) + c * d * (1 / d - 1) + sum_i b_i * (full_i / d - s_i). `c * d` is the work that grows with the images
+but not with the epochs (evaluating every model on the training and test sets, loss surfaces over the
+training set): run C trains the slice on twice the images, and c * d = T(C) - T(A) - sum_i b_i * d * s_i.
+`a` holds the kernel start, compilation and the measures of fixed size (sharpness and sensitivity
+points, Hessians of the function task). Where training stops early (a
 training-loss target, every run fitting its labels), the cap is used, so that entry's figure is an upper
 bound, and its line says so.
 """
@@ -131,6 +134,13 @@ def extrapolate(per_unit: float, s: int, full: int, share: float) -> float:
     return per_unit * (full / share - s)
 
 
+def data_proportional(t_a: float, t_c: float, trained: float, growth: float) -> float:
+    """Seconds of run A that grow with the images but not with the epochs. Run C saw `growth` times
+    A's images with A's epochs, so T(C) - T(A) = (growth - 1) * (those seconds + `trained`), `trained`
+    being A's training on its images (sum of cost per epoch × epochs). Never below zero."""
+    return max((t_c - t_a) / (growth - 1) - trained, 0.0)
+
+
 def valid_slices(stem: str, fixed: dict, sl: dict) -> dict:
     """Double the slices until the notebook accepts them (e.g. 1-2-trajectories needs two snapshots)."""
     from hwutils import params as params_mod
@@ -173,6 +183,7 @@ def main(argv=None) -> int:
             t_a = run_notebook(entry.stem, base, tmp / entry.id / "a", env, args.timeout)
             full = t_a
             parts = []
+            trained = 0.0  # seconds of run A spent training on its images
             for name, (s, f) in sl.items():
                 def time_with(units, name=name):
                     return run_notebook(entry.stem, {**base, name: units}, tmp / entry.id / f"{name}-{units}",
@@ -180,9 +191,18 @@ def main(argv=None) -> int:
                 per_unit, units, clear = cost_per_unit(time_with, t_a, s, f, args.stretch)
                 share = 1.0 if name in NOT_IMAGES else d  # the function task's epochs see no images
                 full += extrapolate(per_unit, s, f, share)
+                trained += per_unit * s if share < 1 else 0.0
                 parts.append(f"{name} {s}/{units} of {f}: {per_unit:.3g} s each"
                              + (f" on {share:.0%} of the images" if share < 1 else "")
                              + ("" if clear else " (within the run-to-run noise)"))
+            more, d_c = data_slice(entry.stem, entry.params, 2 * args.data_fraction)
+            if d < 1 and d_c > d:  # run C: the slice's epochs on more images
+                on_more = {k: v for k, v in base.items() if k not in subset} | more  # {} more: all images
+                t_c = run_notebook(entry.stem, on_more, tmp / entry.id / "data", env, args.timeout)
+                per_image_work = data_proportional(t_a, t_c, trained, d_c / d)
+                full += per_image_work * (1 / d - 1)
+                parts.append(f"work on the images besides training {per_image_work:.3g} s at {d:.0%} "
+                             f"(from {d_c:.0%}: {t_c:.0f} s)")
             capped = " (cap: upper bound)" if entry.stem in STOPS_EARLY else ""
             rows.append((entry.id, t_a, full, "; ".join(parts) + capped))
             print(f"{entry.id}: slice {t_a:.0f} s -> full ≈ {hms(full)}  [{rows[-1][3]}]", flush=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from full_profile import cost_per_unit, extrapolate  # noqa: E402
+from full_profile import cost_per_unit, data_proportional, extrapolate  # noqa: E402
 
 
 def linear(a, b, calls):
@@ -60,3 +60,21 @@ def test_the_full_value_adds_the_units_not_yet_trained_on_all_the_images():
     # T(A) trained 2 epochs on 10% of the images at 0.5 s each; the full 20 epochs on all images cost 100 s
     assert extrapolate(0.5, s=2, full=20, share=0.1) == pytest.approx(0.5 * 200 - 0.5 * 2)
     assert extrapolate(0.5, s=2, full=20, share=1.0) == pytest.approx(9.0)
+
+
+def test_the_whole_model_recovers_a_known_full_time():
+    # T(d, epochs) = a + c·d + b·epochs·d with a = 10 s, c = 100 s, b = 50 s per epoch on all the images
+    a, c, b, f = 10.0, 100.0, 50.0, 20
+    T = lambda d, epochs: a + c * d + b * epochs * d  # noqa: E731
+    d, s = 0.1, 2
+    t_a = T(d, s)
+    per_unit, units, _ = cost_per_unit(lambda e: T(d, e), t_a, s, f, stretch=4)
+    trained = per_unit * s
+    work = data_proportional(t_a, T(2 * d, s), trained, growth=2.0)
+    assert work == pytest.approx(c * d)
+    full = t_a + extrapolate(per_unit, s, f, d) + work * (1 / d - 1)
+    assert full == pytest.approx(T(1.0, f))
+
+
+def test_data_proportional_work_is_never_negative():
+    assert data_proportional(t_a=50.0, t_c=49.0, trained=5.0, growth=2.0) == 0.0
