@@ -9,21 +9,22 @@ an epoch over random pixels costs what an epoch over the real images costs. Ever
 full-profile value (runs, seeds, widths, batch sizes, measure sizes), so the slice does the full work
 except for the number of epochs (or gradient steps).
 
-Model of the cost: wall time T = a + c * d + sum_i b_i * e_i * d, linear in each epoch-like parameter e_i (names
-ending in `epochs`, and `grad_steps`) and, for the image notebooks, in the share d of the training and
-test images used (`n_train`, `n_test` set to `data_fraction` of the dataset; an epoch's cost is
-proportional to the images it sees). Run A sets every e_i to its slice s_i = max(1, round(fraction *
-full_i)); run B_i sets e_i alone to k * s_i (`--stretch` k, default 4, so that the difference stands
-out of the run-to-run noise; where T(B_i) - T(A) stays under a tenth of T(A), run B_i is stretched k times
-again, the last time to the full value). With u_i the units run B_i trained, b_i = (T(B_i) - T(A)) /
-(u_i - s_i) and the full time is
-T(A) + c * d * (1 / d - 1) + sum_i b_i * (full_i / d - s_i). `c * d` is the work that grows with the images
-but not with the epochs (evaluating every model on the training and test sets, loss surfaces over the
-training set): run C trains the slice on twice the images, and c * d = T(C) - T(A) - sum_i b_i * d * s_i.
-`a` holds the kernel start, compilation and the measures of fixed size (sharpness and sensitivity
-points, Hessians of the function task). Where training stops early (a
-training-loss target, every run fitting its labels), the cap is used, so that entry's figure is an upper
-bound, and its line says so.
+Model of the cost: wall time T = a + c d + sum_i b_i e_i d_i, linear in each epoch-like parameter e_i
+(names ending in `epochs`, and `grad_steps`) and in the share d of the images used (`n_train`, `n_test`
+set to `data_fraction` of the dataset): d_i = d for epochs over images, 1 for `function_epochs`.
+- Run A sets every e_i to its slice s_i = max(1, round(fraction * full_i)).
+- Run B_i sets e_i alone to u_i = k s_i (`--stretch` k, default 4); while T(B_i) - T(A) stays under a
+  tenth of T(A) (papermill's run-to-run noise) it is stretched k times again, the last time to the full
+  value. Its measured cost per unit is beta_i = (T(B_i) - T(A)) / (u_i - s_i) = b_i d_i.
+- Run C trains A's slices on g times A's images (twice, or all of them when twice would pass the
+  dataset): (T(C) - T(A)) / (g - 1) = c d + sum over the image epochs of beta_i s_i, which gives c d, the
+  work that grows with the images but not with the epochs (evaluating every model on the training and
+  test sets, loss surfaces over the training set).
+The full time is T(A) + c (1 - d) + sum_i beta_i (full_i / d_i - s_i). `a` holds the kernel start, data
+loading, compilation and the measures of fixed size (sharpness and sensitivity points, the function
+task's Hessians). A difference within the noise is marked on the entry's line. Where training stops early
+(a training-loss target, every run fitting its labels) the slices train to the cap, so that entry's figure
+is an upper bound, and its line says so.
 """
 from __future__ import annotations
 
@@ -153,6 +154,36 @@ def valid_slices(stem: str, fixed: dict, sl: dict) -> dict:
     return sl
 
 
+def estimate(run, base: dict, sl: dict, data: tuple[dict, float], more_data: tuple[dict, float],
+             stretch: int) -> tuple[float, float, list[str]]:
+    """(T(A), the extrapolated full time, a note per measured part) for one entry. `run(params, tag)`
+    runs the notebook and returns its seconds; `sl` maps each epoch-like parameter to (slice, full);
+    `data` and `more_data` are (the n_train/n_test subset, its share d) of runs A and C ({} and 1.0:
+    all the images)."""
+    (subset, d), (more, d_c) = data, more_data
+    a_params = {**base, **subset, **{name: s for name, (s, _) in sl.items()}}
+    t_a = run(a_params, "a")
+    full, parts = t_a, []
+    trained = 0.0  # seconds of run A spent training on its images
+    for name, (s, f) in sl.items():
+        per_unit, units, clear = cost_per_unit(lambda u, name=name: run({**a_params, name: u}, f"{name}-{u}"),
+                                               t_a, s, f, stretch)
+        share = 1.0 if name in NOT_IMAGES else d  # the function task's epochs see no images
+        full += extrapolate(per_unit, s, f, share)
+        if name not in NOT_IMAGES:
+            trained += per_unit * s
+        parts.append(f"{name} {s}/{units} of {f}: {per_unit:.3g} s each"
+                     + (f" on {share:.0%} of the images" if share < 1 else "")
+                     + ("" if clear else " (within the run-to-run noise)"))
+    if d < 1 and d_c > d:  # run C: A's slices on more images ({} more: all of them)
+        t_c = run({k: v for k, v in a_params.items() if k not in subset} | more, "c")
+        work = data_proportional(t_a, t_c, trained, d_c / d)
+        full += work * (1 / d - 1)
+        parts.append(f"other work on the images {work:.3g} s at {d:.0%} ({d_c:.0%}: {t_c:.0f} s)"
+                     + ("" if t_c - t_a >= NOISE_SHARE * t_a else " (within the run-to-run noise)"))
+    return t_a, full, parts
+
+
 def hms(seconds: float) -> str:
     h, rest = divmod(int(round(seconds)), 3600)
     return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
@@ -179,30 +210,12 @@ def main(argv=None) -> int:
         for entry in entries:
             sl = valid_slices(entry.stem, entry.params, slices(entry.stem, entry.params, args.fraction))
             subset, d = data_slice(entry.stem, entry.params, args.data_fraction)
-            base = {**entry.params, "profile": "full", **subset, **{k: s for k, (s, _) in sl.items()}}
-            t_a = run_notebook(entry.stem, base, tmp / entry.id / "a", env, args.timeout)
-            full = t_a
-            parts = []
-            trained = 0.0  # seconds of run A spent training on its images
-            for name, (s, f) in sl.items():
-                def time_with(units, name=name):
-                    return run_notebook(entry.stem, {**base, name: units}, tmp / entry.id / f"{name}-{units}",
-                                        env, args.timeout)
-                per_unit, units, clear = cost_per_unit(time_with, t_a, s, f, args.stretch)
-                share = 1.0 if name in NOT_IMAGES else d  # the function task's epochs see no images
-                full += extrapolate(per_unit, s, f, share)
-                trained += per_unit * s if share < 1 else 0.0
-                parts.append(f"{name} {s}/{units} of {f}: {per_unit:.3g} s each"
-                             + (f" on {share:.0%} of the images" if share < 1 else "")
-                             + ("" if clear else " (within the run-to-run noise)"))
             more, d_c = data_slice(entry.stem, entry.params, 2 * args.data_fraction)
-            if d < 1 and d_c > d:  # run C: the slice's epochs on more images
-                on_more = {k: v for k, v in base.items() if k not in subset} | more  # {} more: all images
-                t_c = run_notebook(entry.stem, on_more, tmp / entry.id / "data", env, args.timeout)
-                per_image_work = data_proportional(t_a, t_c, trained, d_c / d)
-                full += per_image_work * (1 / d - 1)
-                parts.append(f"work on the images besides training {per_image_work:.3g} s at {d:.0%} "
-                             f"(from {d_c:.0%}: {t_c:.0f} s)")
+
+            def run(params, tag, stem=entry.stem, entry_id=entry.id):
+                return run_notebook(stem, params, tmp / entry_id / tag, env, args.timeout)
+            base = {**entry.params, "profile": "full"}
+            t_a, full, parts = estimate(run, base, sl, (subset, d), (more, d_c), args.stretch)
             capped = " (cap: upper bound)" if entry.stem in STOPS_EARLY else ""
             rows.append((entry.id, t_a, full, "; ".join(parts) + capped))
             print(f"{entry.id}: slice {t_a:.0f} s -> full ≈ {hms(full)}  [{rows[-1][3]}]", flush=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from full_profile import cost_per_unit, data_proportional, extrapolate  # noqa: E402
+from full_profile import cost_per_unit, data_proportional, estimate, extrapolate  # noqa: E402
 
 
 def linear(a, b, calls):
@@ -62,19 +62,55 @@ def test_the_full_value_adds_the_units_not_yet_trained_on_all_the_images():
     assert extrapolate(0.5, s=2, full=20, share=1.0) == pytest.approx(9.0)
 
 
-def test_the_whole_model_recovers_a_known_full_time():
-    # T(d, epochs) = a + c·d + b·epochs·d with a = 10 s, c = 100 s, b = 50 s per epoch on all the images
-    a, c, b, f = 10.0, 100.0, 50.0, 20
-    T = lambda d, epochs: a + c * d + b * epochs * d  # noqa: E731
-    d, s = 0.1, 2
-    t_a = T(d, s)
-    per_unit, units, _ = cost_per_unit(lambda e: T(d, e), t_a, s, f, stretch=4)
-    trained = per_unit * s
-    work = data_proportional(t_a, T(2 * d, s), trained, growth=2.0)
-    assert work == pytest.approx(c * d)
-    full = t_a + extrapolate(per_unit, s, f, d) + work * (1 / d - 1)
-    assert full == pytest.approx(T(1.0, f))
+class FakeNotebook:
+    """Seconds a notebook takes under a known cost model: a + c d + b_img image_epochs d + b_fn
+    function_epochs, d the share of N training images; records every run's tag and parameters."""
+    a, c, b_img, b_fn, N = 10.0, 100.0, 50.0, 0.02, 60000
+
+    def __init__(self):
+        self.runs = {}
+
+    def seconds(self, params):
+        d = params.get("n_train", self.N) / self.N
+        return (self.a + self.c * d + self.b_img * params.get("image_epochs", 0) * d
+                + 2 * self.b_img * params.get("epochs", 0) * d + self.b_fn * params.get("function_epochs", 0))
+
+    def __call__(self, params, tag):
+        self.runs[tag] = params
+        return self.seconds(params)
+
+
+SLICES = {"function_epochs": (40, 2000), "image_epochs": (1, 20)}  # as in 1-2-gradient-norm
+
+
+def share(d):
+    return ({"n_train": round(d * 60000), "n_test": round(d * 10000)}, d) if d < 1 else ({}, 1.0)
+
+
+@pytest.mark.parametrize("d, d_c", [(0.1, 0.2), (0.6, 1.0)])
+def test_an_entry_s_estimate_recovers_a_known_full_time(d, d_c):
+    nb = FakeNotebook()
+    t_a, full, parts = estimate(nb, {"profile": "full"}, SLICES, share(d), share(d_c), stretch=4)
+    assert t_a == pytest.approx(nb.seconds(nb.runs["a"]))
+    assert full == pytest.approx(nb.seconds({"image_epochs": 20, "function_epochs": 2000}))
+    assert nb.runs["c"]["image_epochs"] == 1 and nb.runs["c"]["function_epochs"] == 40
+    assert nb.runs["c"].get("n_train", nb.N) == round(d_c * nb.N)  # all the images when 2d passes 1
+    assert any(p.startswith("other work on the images") for p in parts)
+
+
+def test_an_entry_without_images_runs_no_run_c():
+    nb = FakeNotebook()
+    _, full, _ = estimate(nb, {"profile": "full"}, SLICES, share(1.0), share(1.0), stretch=4)
+    assert "c" not in nb.runs
+    assert full == pytest.approx(nb.seconds({"image_epochs": 20, "function_epochs": 2000}))
 
 
 def test_data_proportional_work_is_never_negative():
     assert data_proportional(t_a=50.0, t_c=49.0, trained=5.0, growth=2.0) == 0.0
+
+
+def test_two_image_parameters_both_count_as_training_on_the_images():
+    nb = FakeNotebook()
+    sl = {"epochs": (2, 30), "image_epochs": (1, 20)}
+    _, full, _ = estimate(nb, {"profile": "full"}, sl, share(0.1), share(0.2), stretch=4)
+    assert full == pytest.approx(nb.seconds({"epochs": 30, "image_epochs": 20}))
