@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable, Sequence
 
@@ -74,7 +74,7 @@ class Claim:
     min_p: float = NAN  # the smallest p this test can give at its n (NaN: no floor, a continuous test)
     # An inconclusive claim: what would decide it (hwutils.power). Held as a callable until first read, so
     # the thousands of noise draws of the tests do not pay for a power search each.
-    n_needed: dict | Callable[[], dict] | None = None
+    n_needed: dict | Callable[[], dict] | None = field(default=None, compare=False)
     replication: str = ""  # the unit of replication n counts: "seeds", "runs", "pairs of runs"
 
     def as_dict(self) -> dict[str, Any]:
