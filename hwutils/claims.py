@@ -643,7 +643,7 @@ def paired_censored(id: str, statement: str, source: str, a: Sequence[float], b:
     note = _join(*notes, note)
     effect = float(np.median(d)) if n else NAN
     if m == 0:
-        return Claim(**base, effect=effect, n=n, verdict="inconclusive", min_p=1.0,
+        return Claim(**base, effect=effect, n=n, p=1.0, verdict="inconclusive", min_p=1.0,
                      n_needed=power.not_estimable("every pair is tied"),
                      note=_join(note, "every pair is tied: no pair says which is larger"))
     lo, hi = _median_interval(d)
