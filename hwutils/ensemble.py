@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from .models import dense_chain
+from .order import epoch_order
 from .progress import Progress
 from .training import optimizer as make_optimizer
 
@@ -135,9 +136,9 @@ class Ensemble:
             label: str = "ensemble") -> dict:
         """Train every member for `epochs` epochs on the same batches: epoch e (counted over every
         fit of this ensemble, so a second call continues instead of replaying the first one's
-        batches) visits the points in the order of np.random.default_rng(shuffle_seed)'s e-th
-        permutation, in batches of batch_size (the last one smaller, as in Keras). See fit_group
-        for what it returns."""
+        batches) visits the points in the order `order.epoch_order(shuffle_seed, e, n)` — a function
+        of the seed and the epoch alone, as in training.fit — in batches of batch_size (the last one
+        smaller, as in Keras). See fit_group for what it returns."""
         return fit_group([self], x, y, epochs, batch_size, shuffle_seed, record_every, record_steps,
                          epochs_per_call, verbose, label)[0]
 
@@ -476,19 +477,6 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
     return run
 
 
-def _epoch_orders(head: Ensemble, shuffle_seed: int, n: int):
-    """np.random.default_rng(shuffle_seed) advanced past the permutations of the epochs `head` has
-    already trained: epoch e of the whole training uses the e-th permutation, however the epochs
-    are split into fits. Continuing with the same seed reuses the generator kept from the last fit."""
-    kept = getattr(head, "_shuffle", None)
-    if kept is not None and kept[:3] == (shuffle_seed, n, head.epochs_done):
-        return kept[3]
-    rng = np.random.default_rng(shuffle_seed)
-    for _ in range(head.epochs_done):
-        rng.permutation(n)
-    return rng
-
-
 def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int, shuffle_seed: int = 0,
               record_every: int | None = None, record_steps: bool = False, epochs_per_call: int | None = None,
               verbose: bool | None = None, label: str = "ensembles") -> list[dict]:
@@ -509,7 +497,6 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
     x = tf.convert_to_tensor(np.asarray(x), dtype=head.dtype)
     y = head._labels(y)
     n = int(x.shape[0])
-    rng = _epoch_orders(head, shuffle_seed, n)
     run = _group_train_fn(ensembles, record_steps)
     chunk = record_every or epochs_per_call or max(1, min(epochs, 200))
     progress = Progress(math.ceil(epochs / chunk), label, enabled=verbose)
@@ -531,8 +518,7 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
         e = min(chunk, epochs - done)
         order = np.zeros((chunk, steps * batch_size), dtype=np.int32)  # padded with index 0
         for i in range(e):
-            order[i, :n] = rng.permutation(n)
-        head._shuffle = (shuffle_seed, n, head.epochs_done + e, rng)
+            order[i, :n] = epoch_order(shuffle_seed, head.epochs_done + i, n)
         results = run(x, y, tf.constant(order.reshape(chunk * steps, batch_size)), tf.constant(np.tile(counts, chunk)),
                       tf.constant(e * steps))
         done += e

@@ -6,7 +6,9 @@ import math
 import warnings
 
 import keras
+import numpy as np
 
+from . import order
 from .callbacks import DivergenceStop, ProgressBar
 
 
@@ -31,19 +33,23 @@ def compile_classifier(model, optimizer_name: str = "adam", learning_rate: float
 
 
 def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: str = "train",
-        verbose: bool | None = None, callbacks=()) -> dict:
-    """Fit a compiled model; return its per-epoch history as plain lists. Batches are shuffled
-    every epoch in an order set by the Keras seed (keras.utils.set_random_seed).
+        verbose: bool | None = None, callbacks=(), order_seed: int | None = None, initial_epoch: int = 0) -> dict:
+    """Fit a compiled model; return its per-epoch history as plain lists. Epoch e visits the
+    training points in the order `order.epoch_order(order_seed, e, n)` (hwutils owns the data order;
+    Keras gets shuffle=False), so `initial_epoch=k` continues with the batches an uninterrupted fit
+    would have seen in epoch k. order_seed=None draws one from NumPy's global generator (which
+    `keras.utils.set_random_seed` and `hwutils.setup` seed): reproducible, but give it explicitly where a
+    fit must resume or must share (or not share) its order with another fit.
 
     {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "epochs", "diverged",
     "diverged_epoch"}; test metrics are measured at the end of every epoch. A non-finite loss
     stops training with a warning and `diverged: True`; the lists then end at the last finite epoch.
+    With initial_epoch = k the lists hold epochs k+1 ... epochs.
     """
     x, y = train
     stop = DivergenceStop()
-    hist = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=test, verbose=0,
-                     callbacks=[stop, ProgressBar(label, enabled=verbose), *callbacks], shuffle=True)
-    h = hist.history
+    h = _keras_fit(model, x, y, test, epochs, batch_size, [stop, ProgressBar(label, enabled=verbose), *callbacks],
+                   order_seed, True, initial_epoch)
     out = {"train_loss": list(map(float, h.get("loss", [])))}
     if "accuracy" in h:
         out["train_accuracy"] = list(map(float, h["accuracy"]))
@@ -56,11 +62,23 @@ def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: s
         warnings.warn(f"{label}: training diverged (non-finite loss) in epoch {stop.epoch}; "
                       f"stopped there and recorded as diverged. Lower the learning rate.", stacklevel=2)
         for key in out:  # drop the epoch that produced the non-finite loss
-            out[key] = [v for v in out[key][: stop.epoch - 1]]
+            out[key] = [v for v in out[key][: stop.epoch - 1 - initial_epoch]]
     out["epochs"] = len(out["train_loss"])
     out["diverged"] = diverged
     out["diverged_epoch"] = stop.epoch
     return out
+
+
+def _keras_fit(model, x, targets, test, epochs: int, batch_size: int, callbacks, order_seed: int, shuffle: bool,
+               initial_epoch: int) -> dict:
+    """model.fit on hwutils' data order (order.EpochBatches, shuffle=False): Keras's history dict."""
+    if order_seed is None:  # as reproducible as Keras's own shuffle was: the seeded global generator
+        order_seed = int(np.random.randint(2**31 - 1))
+    batches, follow = order.keras_feed(x, targets, batch_size, order_seed, shuffle, initial_epoch)
+    # FollowEpoch first: every other callback's on_epoch_begin already sees the epoch's batches.
+    hist = model.fit(batches, epochs=epochs, initial_epoch=initial_epoch, validation_data=test, verbose=0,
+                     callbacks=[follow, *callbacks], shuffle=False)
+    return hist.history
 
 
 def final(history: dict, key: str) -> float:
@@ -81,10 +99,17 @@ def _progress_callback(epochs: int, label: str, verbose: bool | None):
 
 
 def fit_stacked(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: str = "train",
-                verbose: bool | None = None, callbacks=(), shuffle: bool = True) -> list[dict]:
+                verbose: bool | None = None, callbacks=(), shuffle: bool = True, order_seed: int | None = None,
+                initial_epoch: int = 0) -> list[dict]:
     """Fit a compiled stacked model (`models.stacked`): every member on the same batches, in one
     `model.fit`. Returns one history per member, shaped like `fit`'s: {"train_loss",
     "train_accuracy", "test_loss", "test_accuracy", "epochs", "diverged", "diverged_epoch"}.
+
+    `train` is (x, y) with one label array for every member, or (x, [y_0, ..., y_{M-1}]) with each
+    member's own labels. The batches follow `fit`'s data order: epoch e visits the points in the order
+    `order.epoch_order(order_seed, e, n)` (shuffle=False: in their given order), so the same initial
+    weights train on another batch order with another order_seed, and initial_epoch=k continues with
+    epoch k's batches (order_seed=None: as in `fit`).
 
     Each member's "train_loss" is Keras's per-output loss metric: the mean of the epoch's batch losses,
     each batch counted once (a single model's "loss" weighs batches by their size, so the two differ
@@ -96,10 +121,12 @@ def fit_stacked(model, train, test=None, epochs: int = 1, batch_size: int = 32, 
     from .models import members as count_members
     n = count_members(model)
     x, y = train
+    targets = list(y) if isinstance(y, (list, tuple)) else [y] * n
+    if len(targets) != n:
+        raise ValueError(f"{len(targets)} label arrays for a stacked model of {n} members")
     validation = (test[0], [test[1]] * n) if test is not None else None
-    hist = model.fit(x, [y] * n, epochs=epochs, batch_size=batch_size, validation_data=validation, verbose=0,
-                     callbacks=[_progress_callback(epochs, label, verbose), *callbacks], shuffle=shuffle)
-    h = hist.history
+    h = _keras_fit(model, x, targets if n > 1 else targets[0], validation, epochs, batch_size,
+                   [_progress_callback(epochs, label, verbose), *callbacks], order_seed, shuffle, initial_epoch)
     out = []
     for m in range(n):
         key = f"member_{m}_" if n > 1 else ""  # one output: Keras's keys carry no output name
@@ -115,7 +142,8 @@ def fit_stacked(model, train, test=None, epochs: int = 1, batch_size: int = 32, 
             warnings.warn(f"{label}: member {m} diverged (non-finite loss) in epoch {bad[0] + 1}; recorded as "
                           f"diverged. Lower the learning rate.", stacklevel=2)
             record = {k: v[: bad[0]] for k, v in record.items()}
-        record.update(epochs=len(record["train_loss"]), diverged=bool(bad), diverged_epoch=bad[0] + 1 if bad else None)
+        record.update(epochs=len(record["train_loss"]), diverged=bool(bad),
+                      diverged_epoch=initial_epoch + bad[0] + 1 if bad else None)
         out.append(record)
     return out
 
@@ -141,7 +169,6 @@ def evaluate_snapshots(model, snapshots, x, y, batch_size: int = 1024) -> list[d
 def history_array(histories, key: str, epochs: int | None = None):
     """One history key of several runs as an array [runs, epochs], NaN where a run stopped early
     (diverged): what the plots' bands over seeds take."""
-    import numpy as np
     epochs = epochs or max((len(h.get(key) or []) for h in histories), default=0)
     out = np.full((len(histories), epochs), np.nan)
     for i, h in enumerate(histories):
