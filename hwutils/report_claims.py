@@ -239,7 +239,7 @@ def gradient_norm(results: Mapping[str, Any], window: int, horizon: int, comove_
                 replicate_values=null["excess"],
                 note="; ".join(filter(None, [
                     f"{task} task, {r} runs, windows of {comove_window} iterations; "
-                    f"{'every' if null['exact'] else 'a random sample of'} derangement{'s' if r > 2 else ''} of the runs",
+                    f"{'every derangement' if null['exact'] else 'a random sample of the derangements'} of the {r} runs",
                     f"mean within-run ρ {fmt(null['observed'])} against the cross-run median {fmt(float(np.median(null['null'])))}",
                     diverged]))))
         coupling = entry["coupling"]

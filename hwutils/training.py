@@ -175,3 +175,13 @@ def history_array(histories, key: str, epochs: int | None = None):
         values = (h.get(key) or [])[:epochs]
         out[i, :len(values)] = values
     return out
+
+
+def epochs_to_level(curves, level: float):
+    """For each row of `curves` [runs, epochs] (a loss per epoch, NaN after a run stopped), the first
+    1-based epoch whose value is at or below `level`; NaN for a run that never got there (censored at the
+    epochs it trained, not dropped)."""
+    import numpy as np
+    c = np.asarray(curves, dtype=float)
+    below = c <= level  # NaN compares False
+    return np.where(below.any(axis=1), below.argmax(axis=1) + 1.0, np.nan)
