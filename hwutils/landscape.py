@@ -105,10 +105,10 @@ def surface_1d(model, x, y=None, direction=None, steps=21, loss=None, center=Non
     `steps` (a count of points in [-1, 1], or the values). direction, center: flat vectors [P] or lists of
     weight arrays (e.g. `filter_normalized_direction`). Data: arrays, or a batch source as x
     (`hwutils.measures`); with a batch source pass direction by name. θ is restored afterwards."""
+    data = batches.of(x, y, sample_weight)  # first: a direction passed where y goes is reported as such
     if direction is None:
         raise TypeError("surface_1d needs a direction")
     obj = _objective(model, loss)
-    data = batches.of(x, y, sample_weight)
     theta = obj.get_flat()
     origin = theta if center is None else _as_flat(center, obj)
     d = _as_flat(direction, obj)
@@ -128,10 +128,10 @@ def surface_2d(model, x, y=None, d1=None, d2=None, steps=21, loss=None, center=N
     """{"alpha", "beta", "loss", "precision"}: loss[i][j] at center + alpha[i]·d1 + beta[j]·d2; the beta
     grid is `beta_steps` when given, else the same as alpha's. Accepts what `surface_1d` accepts (with a
     batch source pass d1 and d2 by name). θ is restored afterwards."""
+    data = batches.of(x, y, sample_weight)
     if d1 is None or d2 is None:
         raise TypeError("surface_2d needs two directions d1 and d2")
     obj = _objective(model, loss)
-    data = batches.of(x, y, sample_weight)
     theta = obj.get_flat()
     origin = theta if center is None else _as_flat(center, obj)
     u, v = _as_flat(d1, obj), _as_flat(d2, obj)

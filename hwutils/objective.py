@@ -46,9 +46,13 @@ def unflatten(vector: np.ndarray, like) -> list[np.ndarray]:
     return out
 
 
-def _flat(grads) -> tf.Tensor:
+def _flat(grads, variables) -> tf.Tensor:
+    """Gradients (or Jacobian blocks) of every variable as one flat tensor; None — a weight that does not
+    reach the loss, e.g. the head of an output without a loss — as zeros (TensorFlow's own
+    UnconnectedGradients.ZERO fails on Keras variables, whose dtype is a string)."""
     # convert_to_tensor: an Embedding's gradient comes as IndexedSlices
-    return tf.concat([tf.reshape(tf.convert_to_tensor(g), [-1]) for g in grads], 0)
+    return tf.concat([tf.reshape(tf.zeros(v.shape, v.dtype) if g is None else tf.convert_to_tensor(g), [-1])
+                      for g, v in zip(grads, variables)], 0)
 
 
 class Objective:
@@ -72,7 +76,6 @@ class Objective:
         self.model_loss = ModelLoss(model, loss)
         self.precision = self.model_loss.precision
         batch_loss = self.model_loss
-        zero = tf.UnconnectedGradients.ZERO
 
         def loss_fn(x, y, sample_weight=None):
             return batch_loss(x, y, sample_weight)
@@ -80,24 +83,26 @@ class Objective:
         def grad_fn(x, y, sample_weight=None):
             with tf.GradientTape() as tape:
                 value = batch_loss(x, y, sample_weight)
-            return value, _flat(tape.gradient(value, self.vars, unconnected_gradients=zero))
+            return value, _flat(tape.gradient(value, self.vars), self.vars)
 
         def hvp_fn(x, y, sample_weight, v):
             with tf.GradientTape() as outer:
                 with tf.GradientTape() as inner:
                     value = batch_loss(x, y, sample_weight)
-                g = _flat(inner.gradient(value, self.vars, unconnected_gradients=zero))
+                g = _flat(inner.gradient(value, self.vars), self.vars)
                 gv = tf.reduce_sum(g * tf.stop_gradient(v))
-            return _flat(outer.gradient(gv, self.vars, unconnected_gradients=zero))
+            return _flat(outer.gradient(gv, self.vars), self.vars)
 
         def hessian_rows_fn(x, y, sample_weight, rows):
             # Rows `rows` of the Hessian: the Jacobian of those gradient entries, vectorised (pfor).
             with tf.GradientTape() as outer:
                 with tf.GradientTape() as inner:
                     value = batch_loss(x, y, sample_weight)
-                g = tf.gather(_flat(inner.gradient(value, self.vars, unconnected_gradients=zero)), rows)
-            jac = outer.jacobian(g, self.vars, experimental_use_pfor=True, unconnected_gradients=zero)
-            return tf.concat([tf.reshape(j, [tf.shape(rows)[0], -1]) for j in jac], 1)
+                g = tf.gather(_flat(inner.gradient(value, self.vars), self.vars), rows)
+            jac = outer.jacobian(g, self.vars, experimental_use_pfor=True)
+            count = tf.shape(rows)[0]
+            return tf.concat([tf.zeros([count, size], self.dtype) if j is None else tf.reshape(j, [count, -1])
+                              for j, size in zip(jac, self.sizes)], 1)
 
         def outputs_fn(x, y, sample_weight=None):
             pred, value = batch_loss.outputs_and_loss(x, y, sample_weight)
