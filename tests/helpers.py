@@ -90,10 +90,12 @@ def perturb(model, seed):
 
 
 class TwoInputNet(keras.Model):
-    """The same network as `two_input_model`, subclassed (clone_model cannot copy it)."""
+    """The same network as `two_input_model`, subclassed (clone_model cannot copy it). `dtype` is the
+    model's own (its __call__ casts floating inputs to it), `layers_dtype` that of its layers (default: the same)."""
 
-    def __init__(self, dtype="float64", **kwargs):
+    def __init__(self, dtype="float64", layers_dtype=None, **kwargs):
         super().__init__(dtype=dtype, **kwargs)
+        dtype = layers_dtype or dtype
         reg = keras.regularizers.L2(L2)
         self.conv = keras.layers.Conv2D(2, 3, activation="tanh", kernel_regularizer=reg, dtype=dtype)
         self.norm = keras.layers.BatchNormalization(dtype=dtype)

@@ -86,7 +86,7 @@ def test_precision_is_the_narrowest_dtype_on_the_way():
     assert Objective(half).precision == "float16"
     # a subclassed model casts its inputs to its own dtype (float32 by default) before its float64 layers
     x, y, _ = two_input_data(4)
-    default_dtype = TwoInputNet(dtype=None)
+    default_dtype = TwoInputNet(dtype=None, layers_dtype="float64")
     default_dtype(x)
     default_dtype.compile(loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"})
     own = TwoInputNet(dtype="float64")
