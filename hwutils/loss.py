@@ -9,7 +9,8 @@ position or a dict by output name; an output with no loss is left out), w_o its 
 s_o the sample weights (one array for every output, or a list or dict per output), and each ℓ_o reduced
 as Keras reduces it (`sum_over_batch_size`: Σ_i s_i ℓ_i / n). `model.losses` adds the regularisation
 terms and any `add_loss`. This is `Model.compute_loss`, the loss `model.evaluate` reports; a model that
-overrides `compute_loss` is measured with its own.
+overrides `compute_loss` is measured with its own (its stated precision is then that of the forward pass:
+what its compute_loss does inside is its own).
 
 Two choices, both documented where the measures are:
 - f is evaluated with `training=False`: BatchNormalization uses its moving statistics and Dropout is the
