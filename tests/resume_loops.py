@@ -67,7 +67,7 @@ def run(kind: str, checkpoints=None, extra=()) -> dict:
                                  checkpoints=checkpoints, callbacks=[*targets, fitted, *extra])
         return {**_keras_state(model), "history": h, "target_epochs": [t.epoch for t in targets],
                 "target_steps": [t.steps for t in targets], "target_weights": [t.weights for t in targets],
-                "fitted": fitted.first}
+                "fitted": fitted.first, "fitted_epochs": fitted.epoch}
     if kind == "fit_group":
         group = [Ensemble([3, 4, 2], 2, loss="sparse_categorical_crossentropy", learning_rate=0.05, seed=5),
                  Ensemble([3, 3, 3, 2], 2, loss="sparse_categorical_crossentropy", learning_rate=0.05, seed=6)]

@@ -94,6 +94,28 @@ def test_a_loop_killed_by_its_pid_resumes_bit_identical(kind, uninterrupted, tmp
     assert same(again, uninterrupted[kind]) == []
 
 
+class PlantNaN(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:  # the output layer's kernel: the loss of epoch 3 is NaN
+            w = self.model.trainable_weights[-2]
+            w.assign(np.full(w.shape, np.nan, dtype="float32"))
+
+
+def test_a_diverged_fit_stays_diverged_when_restored(tmp_path, capsys):
+    from hwutils import training
+    x, y = resume_loops.data()
+    histories = []
+    for _ in range(2):  # the second run restores the first one's finished checkpoint
+        keras.utils.set_random_seed(1)
+        model = resume_loops.mlp()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        with pytest.warns(UserWarning, match="diverged"):
+            histories.append(training.fit(model, (x, y), epochs=6, batch_size=8, order_seed=0, verbose=False,
+                                          callbacks=[PlantNaN()], checkpoints=ckpt.Checkpoints(tmp_path, every=1)))
+    assert "finished in an earlier run at epoch 3 of 6" in capsys.readouterr().out
+    assert histories[1] == histories[0] and histories[1]["diverged"] and histories[1]["diverged_epoch"] == 3
+
+
 def test_a_checkpoint_from_other_parameters_is_refused_and_says_why(uninterrupted, tmp_path, capsys):
     folder = tmp_path / "ckpt"
     mine = fingerprint.run_parts({"epochs": 6, "seed": 0})
