@@ -32,6 +32,10 @@ class ProgressBar(keras.callbacks.Callback):
         self.bar = _progress.Progress(self.params.get("epochs") or 1, self.label, lines=self.lines,
                                       enabled=self.enabled, unit="epoch")
 
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch > 0 and self.bar.bar.n == 0:  # a fit started at initial_epoch > 0: a resumed one
+            self.bar.resumed(epoch)
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         text = " ".join(f"{k} {logs[k]:.4g}" for k in self.KEYS if k in logs)
@@ -68,6 +72,13 @@ class DivergenceStop(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._check(logs)
 
+    def get_state(self) -> dict:
+        """What a checkpoint keeps of this callback (hwutils.checkpoints); set_state puts it back."""
+        return {"diverged": self.diverged, "epoch": self.epoch, "current": self._current}
+
+    def set_state(self, state: dict) -> None:
+        self.diverged, self.epoch, self._current = bool(state["diverged"]), state["epoch"], int(state["current"])
+
 
 class WeightSnapshots(keras.callbacks.Callback):
     """The flat trainable weights θ (float64, `model.trainable_weights` order, as in
@@ -102,6 +113,17 @@ class WeightSnapshots(keras.callbacks.Callback):
     def stacked(self) -> np.ndarray:
         """The snapshots as one array [len(epochs), P]."""
         return np.stack(self.weights)
+
+    def get_state(self) -> dict:
+        """What a checkpoint keeps of this callback (hwutils.checkpoints); set_state puts it back."""
+        return {"every": self.every, "epochs": list(self.epochs), "done": self._done,
+                "weights": np.stack(self.weights) if self.weights else np.zeros((0, 0))}
+
+    def set_state(self, state: dict) -> None:
+        if int(state["every"]) != self.every:
+            raise ValueError(f"a WeightSnapshots state of every={state['every']} given to one of every={self.every}")
+        self.epochs, self._done = [int(e) for e in state["epochs"]], int(state["done"])
+        self.weights = [np.array(w) for w in state["weights"]]
 
 
 class GradientNorm(keras.callbacks.Callback):
@@ -169,6 +191,16 @@ class GradientNorm(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._read()
 
+    def get_state(self) -> dict:
+        """What a checkpoint keeps of this callback (hwutils.checkpoints); set_state puts it back. Taken at
+        an epoch's end, after the epoch's last compiled call was read, so no step is in the buffers."""
+        self._read()
+        return {"grad_norms": np.array(self.grad_norms, dtype=np.float64), "losses": np.array(self.losses, np.float64)}
+
+    def set_state(self, state: dict) -> None:
+        self.grad_norms = [float(v) for v in state["grad_norms"]]
+        self.losses = [float(v) for v in state["losses"]]
+
     def on_train_end(self, logs=None):
         self._read()
         model = self._installed
@@ -228,6 +260,16 @@ class LossTarget(keras.callbacks.Callback):
         if self.stop and all(p.reached for p in self.peers):
             self.model.stop_training = True
 
+    def get_state(self) -> dict:
+        """What a checkpoint keeps of this callback (hwutils.checkpoints); set_state puts it back."""
+        return {"target": self.target, "reached": self.reached, "epoch": self.epoch, "steps": self.steps,
+                "loss": self.loss, "weights": None if self.weights is None else list(self.weights)}
+
+    def set_state(self, state: dict) -> None:
+        self.reached, self.epoch, self.steps = bool(state["reached"]), int(state["epoch"]), int(state["steps"])
+        self.loss = float(state["loss"]) if state["loss"] is not None else math.nan
+        self.weights = None if state["weights"] is None else [np.array(w) for w in state["weights"]]
+
     def restore(self, model) -> None:
         """Give `model` the weights kept when the target was reached (unchanged when it was not)."""
         if self.weights is not None:
@@ -266,6 +308,15 @@ class AccuracyTarget(keras.callbacks.Callback):
     @property
     def reached(self) -> bool:
         return all(epoch is not None for epoch in self.first.values())
+
+    def get_state(self) -> dict:
+        """What a checkpoint keeps of this callback (hwutils.checkpoints); set_state puts it back."""
+        return {"first": dict(self.first), "epoch": self.epoch}
+
+    def set_state(self, state: dict) -> None:
+        if set(state["first"]) != set(self.monitor):
+            raise ValueError(f"an AccuracyTarget state of {sorted(state['first'])} given to one of {self.monitor}")
+        self.first, self.epoch = {k: state["first"][k] for k in self.monitor}, int(state["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -10,6 +10,7 @@ XLA program (several epochs per call), so the per-step Python and Keras overhead
 from __future__ import annotations
 
 import math
+import time
 from typing import Sequence
 
 import keras
@@ -133,14 +134,14 @@ class Ensemble:
     # ------------------------------------------------------------ training
     def fit(self, x, y, epochs: int, batch_size: int, shuffle_seed: int = 0, record_every: int | None = None,
             record_steps: bool = False, epochs_per_call: int | None = None, verbose: bool | None = None,
-            label: str = "ensemble") -> dict:
+            label: str = "ensemble", checkpoints=None) -> dict:
         """Train every member for `epochs` epochs on the same batches: epoch e (counted over every
         fit of this ensemble, so a second call continues instead of replaying the first one's
         batches) visits the points in the order `order.epoch_order(shuffle_seed, e, n)` — a function
         of the seed and the epoch alone, as in training.fit — in batches of batch_size (the last one
-        smaller, as in Keras). See fit_group for what it returns."""
+        smaller, as in Keras). See fit_group for what it returns and for `checkpoints`."""
         return fit_group([self], x, y, epochs, batch_size, shuffle_seed, record_every, record_steps,
-                         epochs_per_call, verbose, label)[0]
+                         epochs_per_call, verbose, label, checkpoints)[0]
 
     def _check_divergence(self, last_loss) -> None:
         bad = ~np.isfinite(last_loss) & ~self.diverged
@@ -151,14 +152,41 @@ class Ensemble:
             warnings.warn(f"members {np.flatnonzero(bad).tolist()} diverged (non-finite loss): frozen and "
                           f"recorded as diverged", stacklevel=3)
 
+    # ------------------------------------------------------------ state
+    def get_state(self) -> dict:
+        """Everything training changes: θ, the optimizer's variables, which members are active and
+        diverged, the epochs trained (what a checkpoint keeps; set_state puts it back)."""
+        return {"theta": self.theta.numpy(), "optimizer": [v.numpy() for v in self.optimizer.variables],
+                "active": self.active.numpy(), "diverged": self.diverged.copy(), "epochs_done": self.epochs_done}
+
+    def set_state(self, state: dict) -> None:
+        if tuple(np.shape(state["theta"])) != tuple(self.theta.shape):
+            raise ValueError(f"a state of θ {np.shape(state['theta'])} given to an ensemble of θ {tuple(self.theta.shape)}")
+        self.theta.assign(state["theta"])
+        _assign_all(self.optimizer.variables, state["optimizer"])
+        self.active.assign(np.asarray(state["active"], dtype=bool))
+        self.diverged = np.asarray(state["diverged"], dtype=bool).copy()
+        self.epochs_done = int(state["epochs_done"])
+
+    def _identity(self) -> list:
+        """What the ensemble is and where it stands, for a loop's checkpoint identity."""
+        return [self.widths, self.activation, self.loss_name, self.optimizer_name, self.learning_rate, self.dtype,
+                self.get_state()]
+
     # ------------------------------------------------------------ gradient-norm phase
     def minimize_gradient_norm(self, x, y, steps: int, tol: float, learning_rate: float = 1e-3,
                                optimizer: str = "adam", steps_per_call: int = 100, verbose: bool | None = None,
-                               label: str = "gradient norm") -> dict:
+                               label: str = "gradient norm", checkpoints=None) -> dict:
         """Switch every member's objective to its squared full-batch gradient norm ‖∇θ L_m‖²
         (double backpropagation) and descend it; a member whose gradient norm falls below `tol`
         stops there. Returns {"grad_norm": [M] final, "loss": [M] final, "steps": [M] steps
-        taken, "converged": [M], "history": [calls, M] gradient norm after each call}."""
+        taken, "converged": [M], "history": [calls, M] gradient norm after each call of
+        `steps_per_call` steps}.
+
+        `checkpoints` (P.checkpoints): the phase saves its state (θ, both optimizers, the active
+        members, the steps taken, the history) every few steps (a full-batch step is one pass over the
+        data: checkpoints' `every` counts them) or minutes, and at its end; a rerun resumes from the
+        newest checkpoint. Calls are split at the checkpoints; the results do not depend on where."""
         x = tf.convert_to_tensor(np.asarray(x), dtype=self.dtype)
         y = self._labels(y)
         opt = make_optimizer(optimizer, learning_rate)
@@ -182,23 +210,50 @@ class Ensemble:
 
             tf.while_loop(lambda i: i < k, step, (tf.constant(0),))
 
+        loop = checkpoints.loop(label, "gradient norm", self._identity(), x.numpy(), y.numpy(), steps, tol,
+                                learning_rate, optimizer, steps_per_call) if checkpoints is not None else None
         start_active = self.active.numpy().copy()
         history = []
-        progress = Progress(math.ceil(steps / steps_per_call), label, enabled=verbose)
+        progress = Progress(steps, label, enabled=verbose, unit="step")
         done = 0
+
+        def state():
+            return {"done": done, "ensemble": self.get_state(), "optimizer": [v.numpy() for v in opt.variables],
+                    "steps_taken": steps_taken.numpy(), "history": np.array(history).reshape(len(history), self.members),
+                    "start_active": start_active}
+
+        found = loop.restore() if loop is not None else None
+        if found is not None:
+            saved = found[0]["tree"]
+            self.set_state(saved["ensemble"])
+            _assign_all(opt.variables, saved["optimizer"])
+            steps_taken.assign(saved["steps_taken"])
+            history, start_active, done = list(saved["history"]), np.asarray(saved["start_active"]), int(saved["done"])
+            loop.resumed(done, steps, "step", finished=bool(found[0]["finished"]))
+            progress.resumed(done, "step")
+        limit = steps_per_call
         while done < steps and self.active.numpy().any():
-            k = min(steps_per_call, steps - done)
+            call_end = min(steps, (done // steps_per_call + 1) * steps_per_call)  # where the history records
+            k = _next_call(done, call_end, limit, None, loop)
+            began = time.monotonic()
             run(tf.constant(k))
             done += k
-            norms = self.gradient_norms(x, y)
-            history.append(norms)
-            progress.update(done // steps_per_call, f"{int(np.sum(norms < tol))}/{self.members} below {tol:g}")
+            finished = done >= steps or not self.active.numpy().any()
+            if done == call_end or finished:  # a member that stops mid-call moves no more: the same record
+                norms = self.gradient_norms(x, y)
+                history.append(norms)
+                progress.update(done, f"{int(np.sum(norms < tol))}/{self.members} below {tol:g}")
+            if loop is not None:
+                limit = _within_interval(steps_per_call, loop, time.monotonic() - began, k)
+                if finished or loop.due(done):
+                    loop.save(done, steps, state(), finished)
+        progress.close()
         norms = self.gradient_norms(x, y)
         converged = norms < tol
         # Members that stopped for other reasons (diverged) are not reactivated for later phases.
         self.active.assign(start_active & ~self.diverged)
         return {"grad_norm": norms, "loss": self.losses(x, y), "steps": steps_taken.numpy(),
-                "converged": converged, "history": np.array(history)}
+                "converged": converged, "history": np.array(history).reshape(len(history), self.members)}
 
     # ------------------------------------------------------------ measures
     def losses(self, x, y) -> np.ndarray:
@@ -479,7 +534,7 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
 
 def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int, shuffle_seed: int = 0,
               record_every: int | None = None, record_steps: bool = False, epochs_per_call: int | None = None,
-              verbose: bool | None = None, label: str = "ensembles") -> list[dict]:
+              verbose: bool | None = None, label: str = "ensembles", checkpoints=None) -> list[dict]:
     """Train several ensembles (e.g. the three 1-1 architectures) on the same batches in one
     compiled program: one compilation instead of one per architecture.
 
@@ -490,16 +545,26 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
     The same records also go by the names of the Keras callbacks that record them for a Keras model
     (hwutils.callbacks): "epochs" and "weights" (WeightSnapshots: [M, P] per snapshot), "losses" and
     "grad_norms" (GradientNorm: [steps, M]).
+
+    `checkpoints` (P.checkpoints): the fit saves every ensemble's state and the records so far every few
+    epochs or minutes and at its end, and a rerun resumes from the newest checkpoint. The compiled
+    multi-epoch calls are split so that none runs past a checkpoint (nor, with checkpoints by time,
+    lasts longer than their interval); the results do not depend on how the epochs are split.
     """
     head = ensembles[0]
     if any(e.loss_name != head.loss_name or e.dtype != head.dtype for e in ensembles):
         raise ValueError("ensembles trained together need the same loss and dtype")
+    loop = None
+    if checkpoints is not None:
+        loop = checkpoints.loop(label, "fit_group", [e._identity() for e in ensembles], np.asarray(x), np.asarray(y),
+                                epochs, batch_size, shuffle_seed, record_every, record_steps)
     x = tf.convert_to_tensor(np.asarray(x), dtype=head.dtype)
     y = head._labels(y)
     n = int(x.shape[0])
     run = _group_train_fn(ensembles, record_steps)
+    # The table of one call keeps this size whatever the calls' lengths: a shorter call reuses the program.
     chunk = record_every or epochs_per_call or max(1, min(epochs, 200))
-    progress = Progress(math.ceil(epochs / chunk), label, enabled=verbose)
+    progress = Progress(epochs, label, enabled=verbose, unit="epoch")
     outs = [{"loss": [], "snapshots": [], "snapshot_metrics": [], "step_loss": [], "step_grad_norm": []}
             for _ in ensembles]
 
@@ -508,17 +573,28 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
             out["snapshots"].append((ens.epochs_done, ens.flat_weights()))
             out["snapshot_metrics"].append(ens.metrics(x, y))
 
-    if record_every:
+    done = 0
+    found = loop.restore() if loop is not None else None
+    if found is not None:
+        saved = found[0]["tree"]
+        done = int(saved["done"])
+        for ens, out, ens_state, out_state in zip(ensembles, outs, saved["ensembles"], saved["records"]):
+            ens.set_state(ens_state)
+            _restore_records(out, out_state)
+        loop.resumed(done, epochs, finished=bool(found[0]["finished"]))
+        progress.resumed(done)
+    elif record_every:
         snapshot()
-    done, calls = 0, 0
     steps = -(-n // batch_size)
     counts = np.full(steps, batch_size, dtype=np.int32)
     counts[-1] = n - (steps - 1) * batch_size
+    limit = chunk
     while done < epochs:
-        e = min(chunk, epochs - done)
+        e = _next_call(done, epochs, limit, record_every, loop)
         order = np.zeros((chunk, steps * batch_size), dtype=np.int32)  # padded with index 0
         for i in range(e):
             order[i, :n] = epoch_order(shuffle_seed, head.epochs_done + i, n)
+        began = time.monotonic()
         results = run(x, y, tf.constant(order.reshape(chunk * steps, batch_size)), tf.constant(np.tile(counts, chunk)),
                       tf.constant(e * steps))
         done += e
@@ -535,12 +611,18 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
             ens._check_divergence(epoch_loss[-1])
             finite = epoch_loss[-1][np.isfinite(epoch_loss[-1])]
             medians.append(f"{np.median(finite):.3g}" if finite.size else "nan")
-        if record_every:
+        if record_every and (done % record_every == 0 or done == epochs):
             snapshot()
-        calls += 1
-        progress.update(calls, f"epoch {head.epochs_done}, median loss {' / '.join(medians)}")
+        progress.update(done, f"epoch {head.epochs_done}, median loss {' / '.join(medians)}")
+        if loop is not None:
+            limit = _within_interval(chunk, loop, time.monotonic() - began, e)
+            if done == epochs or loop.due(done):
+                loop.save(done, epochs, {"done": done, "ensembles": [ens.get_state() for ens in ensembles],
+                                         "records": [_records(out, ens.members) for out, ens in zip(outs, ensembles)]},
+                          finished=done == epochs)
+    progress.close()
     for ens, out in zip(ensembles, outs):
-        out["loss"] = np.concatenate(out["loss"])
+        out["loss"] = np.concatenate(out["loss"]) if out["loss"] else np.zeros((0, ens.members), ens.dtype)
         for key in ("step_loss", "step_grad_norm"):
             out[key] = np.concatenate(out[key]) if out[key] else np.zeros((0, ens.members))
         out["diverged"] = ens.diverged.copy()
@@ -548,3 +630,47 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
         out["weights"] = [theta for _, theta in out["snapshots"]]
         out["losses"], out["grad_norms"] = out["step_loss"], out["step_grad_norm"]
     return outs
+
+
+# ---------------------------------------------------------------- checkpointing the engine's loops
+def _assign_all(variables, values) -> None:
+    if len(variables) != len(values):
+        raise ValueError(f"{len(values)} saved values for {len(variables)} optimizer variables")
+    for var, value in zip(variables, values):
+        var.assign(value)
+
+
+def _records(out: dict, members: int) -> dict:
+    """fit_group's records so far, as a state (arrays, lists, numbers)."""
+    def joined(key):
+        return np.concatenate(out[key]) if out[key] else np.zeros((0, members))
+    return {"loss": joined("loss"), "step_loss": joined("step_loss"), "step_grad_norm": joined("step_grad_norm"),
+            "snapshot_epochs": [int(epoch) for epoch, _ in out["snapshots"]],
+            "snapshots": [theta for _, theta in out["snapshots"]], "snapshot_metrics": list(out["snapshot_metrics"])}
+
+
+def _restore_records(out: dict, state: dict) -> None:
+    for key in ("loss", "step_loss", "step_grad_norm"):
+        out[key] = [state[key]] if len(state[key]) else []
+    out["snapshots"] = list(zip(state["snapshot_epochs"], state["snapshots"]))
+    out["snapshot_metrics"] = list(state["snapshot_metrics"])
+
+
+def _next_call(done: int, total: int, limit: int, record_every: int | None, loop) -> int:
+    """Units (epochs, or steps) the next compiled call runs: at most `limit`, never past `total`, the next
+    record (a multiple of record_every) or the loop's next checkpoint by count."""
+    units = min(limit, total - done)
+    if record_every:
+        units = min(units, record_every - done % record_every)
+    if loop is not None and loop.every > 0:
+        units = min(units, loop.every - done % loop.every)
+    return max(1, units)
+
+
+def _within_interval(most: int, loop, seconds: float, units: int) -> int:
+    """The longest call (in units, at most `most`) that fits the loop's checkpoint interval by time, at
+    the last call's pace (which includes any compilation: the next calls may grow back)."""
+    interval = 60 * loop.minutes
+    if interval <= 0 or seconds <= 0:
+        return most
+    return max(1, min(most, int(interval / (seconds / units))))

@@ -40,7 +40,21 @@ def _common(seed=0):
     return [
         Param("seed", "int", seed, seed, seed, low=0, help="makes a CPU run deterministic"),
         Param("out_dir", "str", optional=True, help="where results.json and figures go; None: build/<notebook>/"),
+        *CHECKPOINTING,
     ]
+
+
+# Where and how often the training loops checkpoint (hwutils.checkpoints): none of them changes a result.
+# Off in smoke (seconds per notebook); by time elsewhere, so that the cost stays a few saves per notebook.
+CHECKPOINTING = [
+    Param("checkpoint_every", "int", 0, 0, 0, low=0,
+          help="checkpoint every this many epochs (gradient-norm phase: steps); 0: not by epochs"),
+    Param("checkpoint_minutes", "float", 0.0, 2.0, 10.0, low=0.0,
+          help="checkpoint at least this often (minutes); 0 and checkpoint_every 0: no checkpoints"),
+    Param("checkpoint_dir", "str", optional=True,
+          help="where the checkpoints go; None: $HWUTILS_CHECKPOINT_DIR, else <out_dir>/checkpoints"),
+    Param("keep_checkpoints", "bool", False, False, False, help="keep the checkpoints when the notebook finishes"),
+]
 
 
 def _image_data(quick="digits", full="mnist", smoke_n=(200, 100), quick_n=(None, None), full_n=(None, None)):

@@ -39,5 +39,12 @@ class Progress:
         if done >= self.total:
             self.close()
 
+    def resumed(self, done: int, unit: str = "epoch") -> None:
+        """Start the bar at `done` of its total, saying "resumed at <unit> done of total"."""
+        if self.bar.disable:
+            return
+        self.bar.set_description_str(f"{self.label} (resumed at {unit} {done} of {self.total})", refresh=False)
+        self.update(done)
+
     def close(self) -> None:
         self.bar.close()

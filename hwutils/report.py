@@ -28,12 +28,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
+from . import fingerprint as fingerprint_mod
 from . import params as params_mod
 from . import paths
+from .fingerprint import NOT_RESULTS, code_hash, library_versions, result_params
 from .report_page import write_page
 
 
@@ -90,42 +91,17 @@ def parse_value(text: str):
 # Fingerprints: what a finished run depended on
 # ---------------------------------------------------------------------------------------------
 
-# Orchestration only: editing these does not change what a notebook computes.
-_NOT_RESULTS = {"report.py", "report_page.py", "sweep.py"}
-# The libraries whose version can change a result; a missing one is recorded as absent.
-LIBRARIES = ("tensorflow", "keras", "numpy", "scipy", "scikit-learn", "matplotlib", "pandas", "seaborn",
-             "papermill", "nbclient", "ipykernel")
-
-
-def code_hash(root: Path | None = None) -> str:
-    """Hash of the hwutils sources the notebooks run (every .py file that exists now, whatever
-    subpackages there are): a change re-runs every notebook. The report machinery is left out."""
-    h = hashlib.sha256()
-    root = Path(root) if root is not None else Path(__file__).parent
-    for path in sorted(root.rglob("*.py")):
-        if path.parent == root and path.name in _NOT_RESULTS:
-            continue
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries a result depends on (read from metadata, nothing imported)."""
-    out = {"python": ".".join(map(str, sys.version_info[:3]))}
-    for name in LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+# What a result depended on (code_hash, library_versions, the checkpoint settings that do not count) lives in
+# hwutils.fingerprint, shared with the checkpoints; they are imported here under their old names.
+_NOT_RESULTS, LIBRARIES = NOT_RESULTS, fingerprint_mod.LIBRARIES
 
 
 def fingerprint(notebook: Path | Entry, parameters: dict, code: str, versions: dict | None = None) -> str:
-    """Notebook file, parameters (out_dir excluded), code hash and library versions, hashed."""
+    """Notebook file, parameters (out_dir and the checkpoint settings excluded), code hash and library
+    versions, hashed."""
     if isinstance(notebook, Entry):
         notebook = notebook.path
-    blob = json.dumps({"params": {k: v for k, v in parameters.items() if k != "out_dir"}, "code": code,
+    blob = json.dumps({"params": result_params(parameters), "code": code,
                        "notebook": hashlib.sha256(Path(notebook).read_bytes()).hexdigest(),
                        "versions": library_versions() if versions is None else versions},
                       sort_keys=True, default=str)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from . import params as params_mod
+from .checkpoints import Checkpoints, folder_for
+from .fingerprint import run_parts
 from .paths import build_dir
 
 
@@ -30,6 +32,30 @@ def seed_everything(seed: int) -> None:
     # initialisation and data order but not the last bits of every reduction.
     if not tf.config.list_physical_devices("GPU"):
         tf.config.experimental.enable_op_determinism()
+
+
+def random_state() -> dict:
+    """The state of the generators seed_everything seeds that a training loop may draw from: Python's,
+    NumPy's global one and Keras's global seed generator (when one exists); a checkpoint keeps it."""
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    keras_gen = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
+    return {"python": [version, list(internal), gauss],
+            "numpy": [name, keys, int(pos), int(has_gauss), float(cached)],
+            "keras": None if keras_gen is None else np.asarray(keras_gen.state.numpy())}
+
+
+def set_random_state(state: dict) -> None:
+    """Put back what random_state() returned."""
+    from keras.src.random.seed_generator import global_seed_generator
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)))
+    if state.get("keras") is not None:
+        global_seed_generator().state.assign(state["keras"])
 
 
 def versions() -> dict[str, str]:
@@ -83,6 +109,9 @@ class Run:
         self.seed = params["seed"]
         self.out_dir = Path(params["out_dir"]) if params.get("out_dir") else build_dir(stem)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoints = Checkpoints(folder_for(self.out_dir, params.get("checkpoint_dir")),
+                                       run_parts({"notebook": stem, **params}), params.get("checkpoint_every") or 0,
+                                       params.get("checkpoint_minutes") or 0.0, bool(params.get("keep_checkpoints")))
         self.stages: dict[str, float] = {}
         self.findings: list[str] = []
         self.figures: list[str] = []
@@ -94,6 +123,16 @@ class Run:
         if name in params:
             return params[name]
         raise AttributeError(name)
+
+    def cached(self, name: str, fn, *args, **kwargs):
+        """fn(*args, **kwargs) computed once per fingerprint: a rerun of an interrupted notebook takes the
+        stored result (hwutils.stage_cache; off with the checkpoints, as in the smoke profile)."""
+        from .stage_cache import cached
+        return cached(self.checkpoints, name, fn, *args, **kwargs)
+
+    def finish(self) -> None:
+        """The notebook is done: its checkpoints and cached stages are deleted (unless keep_checkpoints)."""
+        self.checkpoints.finish()
 
     @contextmanager
     def stage(self, name: str):
@@ -125,6 +164,7 @@ class Run:
             "wall_time": {"stages": self.stages, "total": time.perf_counter() - self._start},
             "figures": self.figures,
             "findings": self.findings,
+            "resumed": self.checkpoints.resumed,
             **metrics,
         }
         if self.__dict__.get("claims") is not None and "claims" not in metrics:
@@ -173,10 +213,11 @@ class Run:
         if not metrics and hasattr(self, "results"):
             metrics = {k: v for k, v in self.results.items() if k not in _RUN_KEYS | {"claims"}}
         self.save(**metrics)
+        self.finish()  # the Claims cell ends the notebook
 
 
 _RUN_KEYS = {"notebook", "profile", "seed", "dataset", "params", "versions", "device", "wall_time",
-             "figures", "findings"}
+             "figures", "findings", "resumed"}
 
 
 def setup(stem: str, namespace: dict[str, Any] | None = None, **given: Any) -> Run:

@@ -35,7 +35,7 @@ from . import paths
 from .report import Job, Options, Runner, add_cluster_arguments, parse_value, summary_lines, write_atomic
 
 META = {"notebook", "profile", "params", "versions", "device", "figures", "findings", "claims", "wall_time",
-        "seed", "dataset", "out_dir"}
+        "seed", "dataset", "out_dir", "resumed"}
 
 
 def sweep_dir(name: str) -> Path:

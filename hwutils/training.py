@@ -8,7 +8,7 @@ import warnings
 import keras
 import numpy as np
 
-from . import order
+from . import order, resume
 from .callbacks import DivergenceStop, ProgressBar
 
 
@@ -33,7 +33,8 @@ def compile_classifier(model, optimizer_name: str = "adam", learning_rate: float
 
 
 def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: str = "train",
-        verbose: bool | None = None, callbacks=(), order_seed: int | None = None, initial_epoch: int = 0) -> dict:
+        verbose: bool | None = None, callbacks=(), order_seed: int | None = None, initial_epoch: int = 0,
+        checkpoints=None) -> dict:
     """Fit a compiled model; return its per-epoch history as plain lists. Epoch e visits the
     training points in the order `order.epoch_order(order_seed, e, n)` (hwutils owns the data order;
     Keras gets shuffle=False), so `initial_epoch=k` continues with the batches an uninterrupted fit
@@ -45,11 +46,16 @@ def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: s
     "diverged_epoch"}; test metrics are measured at the end of every epoch. A non-finite loss
     stops training with a warning and `diverged: True`; the lists then end at the last finite epoch.
     With initial_epoch = k the lists hold epochs k+1 ... epochs.
+
+    `checkpoints` (P.checkpoints in a notebook): the fit saves its whole state every few epochs or
+    minutes and at its end, and a rerun continues from the newest checkpoint ("resumed at epoch k of n")
+    to the same result, bit for bit, as a fit never interrupted; callbacks with a get_state (those of
+    hwutils.callbacks) are saved with it.
     """
     x, y = train
     stop = DivergenceStop()
     h = _keras_fit(model, x, y, test, epochs, batch_size, [stop, ProgressBar(label, enabled=verbose), *callbacks],
-                   order_seed, True, initial_epoch)
+                   order_seed, True, initial_epoch, checkpoints, label, "fit")
     out = {"train_loss": list(map(float, h.get("loss", [])))}
     if "accuracy" in h:
         out["train_accuracy"] = list(map(float, h["accuracy"]))
@@ -69,16 +75,35 @@ def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: s
     return out
 
 
-def _keras_fit(model, x, targets, test, epochs: int, batch_size: int, callbacks, order_seed: int, shuffle: bool,
-               initial_epoch: int) -> dict:
-    """model.fit on hwutils' data order (order.EpochBatches, shuffle=False): Keras's history dict."""
+def _keras_fit(model, x, targets, test, epochs: int, batch_size: int, callbacks, order_seed: int | None,
+               shuffle: bool, initial_epoch: int, checkpoints=None, label: str = "train", kind: str = "fit") -> dict:
+    """model.fit on hwutils' data order (order.EpochBatches, shuffle=False), resumable: Keras's history
+    dict of every epoch from initial_epoch on. With `checkpoints` (a checkpoints.Checkpoints, e.g.
+    P.checkpoints) that is enabled, the fit continues from its newest checkpoint (restored ones' epochs
+    included in the history), saves one when due and one at its end; a fit that had finished is not run
+    again. `callbacks` with a get_state are saved and restored with it."""
     if order_seed is None:  # as reproducible as Keras's own shuffle was: the seeded global generator
         order_seed = int(np.random.randint(2**31 - 1))
-    batches, follow = order.keras_feed(x, targets, batch_size, order_seed, shuffle, initial_epoch)
-    # FollowEpoch first: every other callback's on_epoch_begin already sees the epoch's batches.
-    hist = model.fit(batches, epochs=epochs, initial_epoch=initial_epoch, validation_data=test, verbose=0,
-                     callbacks=[follow, *callbacks], shuffle=False)
-    return hist.history
+    loop = None
+    if checkpoints is not None:
+        loop = checkpoints.loop(label, *resume.loop_identity(model, kind, x, targets, test, epochs, batch_size,
+                                                              order_seed, shuffle, initial_epoch,
+                                                              [type(cb).__name__ for cb in callbacks
+                                                               if hasattr(cb, "get_state")]))
+    keeper = resume.KerasLoop(loop, callbacks, epochs, initial_epoch)
+    restored = keeper.restore(model)
+    start = initial_epoch
+    if restored is not None:
+        start, finished = restored
+        loop.resumed(start, epochs, finished=finished)
+        if finished:
+            return keeper.history
+    batches, follow = order.keras_feed(x, targets, batch_size, order_seed, shuffle, start)
+    # FollowEpoch first: every other callback's on_epoch_begin already sees the epoch's batches; the
+    # keeper last: it saves what every other callback recorded of the epoch.
+    model.fit(batches, epochs=epochs, initial_epoch=start, validation_data=test, verbose=0,
+              callbacks=[follow, *callbacks, keeper], shuffle=False)
+    return keeper.history
 
 
 def final(history: dict, key: str) -> float:
@@ -100,7 +125,7 @@ def _progress_callback(epochs: int, label: str, verbose: bool | None):
 
 def fit_stacked(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: str = "train",
                 verbose: bool | None = None, callbacks=(), shuffle: bool = True, order_seed: int | None = None,
-                initial_epoch: int = 0) -> list[dict]:
+                initial_epoch: int = 0, checkpoints=None) -> list[dict]:
     """Fit a compiled stacked model (`models.stacked`): every member on the same batches, in one
     `model.fit`. Returns one history per member, shaped like `fit`'s: {"train_loss",
     "train_accuracy", "test_loss", "test_accuracy", "epochs", "diverged", "diverged_epoch"}.
@@ -109,7 +134,7 @@ def fit_stacked(model, train, test=None, epochs: int = 1, batch_size: int = 32, 
     member's own labels. The batches follow `fit`'s data order: epoch e visits the points in the order
     `order.epoch_order(order_seed, e, n)` (shuffle=False: in their given order), so the same initial
     weights train on another batch order with another order_seed, and initial_epoch=k continues with
-    epoch k's batches (order_seed=None: as in `fit`).
+    epoch k's batches (order_seed=None: as in `fit`). `checkpoints`: as in `fit`.
 
     Each member's "train_loss" is Keras's per-output loss metric: the mean of the epoch's batch losses,
     each batch counted once (a single model's "loss" weighs batches by their size, so the two differ
@@ -126,7 +151,8 @@ def fit_stacked(model, train, test=None, epochs: int = 1, batch_size: int = 32, 
         raise ValueError(f"{len(targets)} label arrays for a stacked model of {n} members")
     validation = (test[0], [test[1]] * n) if test is not None else None
     h = _keras_fit(model, x, targets if n > 1 else targets[0], validation, epochs, batch_size,
-                   [_progress_callback(epochs, label, verbose), *callbacks], order_seed, shuffle, initial_epoch)
+                   [_progress_callback(epochs, label, verbose), *callbacks], order_seed, shuffle, initial_epoch,
+                   checkpoints, label, "fit_stacked")
     out = []
     for m in range(n):
         key = f"member_{m}_" if n > 1 else ""  # one output: Keras's keys carry no output name
