@@ -350,6 +350,18 @@ class EpochBudget(keras.callbacks.Callback):
         self.monitor = [monitor] if isinstance(monitor, str) else list(monitor)
         self.reference_epoch, self.budget, self.epoch = None, self.cap, 0
 
+    def get_state(self) -> dict:
+        """What a checkpoint keeps of this callback (hwutils.checkpoints); set_state puts it back."""
+        return {"reference_epoch": self.reference_epoch, "budget": self.budget, "epoch": self.epoch}
+
+    def set_state(self, state: dict) -> None:
+        self.reference_epoch = None if state["reference_epoch"] is None else int(state["reference_epoch"])
+        self.budget, self.epoch = int(state["budget"]), int(state["epoch"])
+
+    def on_train_begin(self, logs=None):
+        if self.epoch >= self.budget:  # resumed after the budget was spent: nothing left to train
+            self.model.stop_training = True
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         self.epoch += 1

@@ -344,3 +344,10 @@ def local_rise(losses, alphas, at: float, delta: float) -> float:
         raise ValueError(f"α = {at} ± {delta} must lie inside the grid [{alphas.min()}, {alphas.max()}] (delta > 0)")
     below, centre, above = np.interp([at - delta, at, at + delta], alphas, losses)
     return float((below + above) / 2 - centre)
+
+
+def line_summary(losses, alphas, delta: float) -> dict:
+    """The interpolation curve between two minima in three numbers: its `chord_barrier`, and the
+    `local_rise` a step |Δα| = delta either side of each end (rise_a at α = 0, rise_b at α = 1)."""
+    return {"barrier": chord_barrier(losses, alphas), "rise_a": local_rise(losses, alphas, 0.0, delta),
+            "rise_b": local_rise(losses, alphas, 1.0, delta)}

@@ -170,7 +170,8 @@ SPECS: dict[str, list[Param]] = {
         Param("seeds", "int", 2, 3, 5, low=1, help="models per width, each with its own initial weights"),
     ],
     "1-3-flatness": _common() + _image_data() + [
-        Param("seeds", "int", 2, 3, 5, low=1, help="initialisations per batch size, trained together as one stacked model"),
+        Param("seeds", "int", 2, 5, 5, low=1,
+              help="initialisations per batch size, each with its own batch order: the claims' unit"),
         Param("design", "str", "both", "loss_target", "loss_target", choices=("loss_target", "fixed_epochs", "both"),
               help="loss_target: every batch size trains until its epoch's training loss ≤ target_loss (at most "
                    "`epochs`); fixed_epochs: every batch size trains `epochs` epochs (the report); both: both, "
