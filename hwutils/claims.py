@@ -720,7 +720,7 @@ def within_correlation(id: str, statement: str, source: str, groups: Sequence[tu
         lo = hi = observed
     else:
         ci = stats.ttest_1samp(rhos, 0.0).confidence_interval(LEVEL)
-        lo, hi = float(ci.low), float(ci.high)
+        lo, hi = max(-1.0, float(ci.low)), min(1.0, float(ci.high))  # a mean of ρ lies in [-1, 1]
     by_interval = "reproduced" if (lo > 0 and direction > 0) or (hi < 0 and direction < 0) else \
         "contradicted" if (hi < 0 and direction > 0) or (lo > 0 and direction < 0) else "inconclusive"
     verdict = by_interval if p <= ALPHA else "inconclusive"
