@@ -236,20 +236,31 @@ def estimate(run, base: dict, sl: dict, data: tuple[dict, float], more_data: tup
     return t_a, full, parts
 
 
+MEMORY_NOISE = (0.05, 64 * 2**20)  # a peak moves by up to 5% or 64 MB between identical runs
+
+
 def memory_full(peaks: dict[str, int], b_runs: dict[str, tuple[int, str]], sl: dict, d: float, d_c: float) -> float:
     """Peak memory (bytes) at the full size, from the runs the time estimate made, by the same linear
     model: A's peak, plus what run C's extra images added scaled to all the images, plus what each run
     B_i's extra units added (records that grow with the epochs: snapshots, traces), scaled to the full
     value as `extrapolate` scales time. `peaks`: tag -> peak; `b_runs`: parameter -> (units, tag) of its
-    last B run. Every growth counts only when positive (allocators keep memory; noise is not a gain)."""
-    full = float(peaks["a"])
+    last B run. A growth counts only when it stands out of the noise of a peak (MEMORY_NOISE): the
+    allocator's and the compiler's caches move a peak by tens of megabytes from run to run, which
+    extrapolated over thousands of epochs would be gigabytes of nothing."""
+    base = float(peaks["a"])
+    noise = max(MEMORY_NOISE[0] * base, MEMORY_NOISE[1])
+
+    def grown(tag):
+        gain = peaks[tag] - base
+        return gain if gain > noise else 0.0
+    full = base
     for name, (units, tag) in b_runs.items():
         s, f = sl[name]
         share = 1.0 if name in NOT_IMAGES else d
         if units > s:
-            full += extrapolate(max(0.0, peaks[tag] - peaks["a"]) / (units - s), s, f, share)
+            full += extrapolate(grown(tag) / (units - s), s, f, share)
     if "c" in peaks and d_c > d:
-        full += max(0.0, peaks["c"] - peaks["a"]) * (1 - d) / (d_c - d)
+        full += grown("c") * (1 - d) / (d_c - d)
     return full
 
 
