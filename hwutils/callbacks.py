@@ -328,3 +328,48 @@ class AccuracyTarget(keras.callbacks.Callback):
                 self.first[key] = self.epoch
         if self.stop and self.reached:
             self.model.stop_training = True
+
+
+class EpochBudget(keras.callbacks.Callback):
+    """Stops training at a budget that reference runs set: `factor` × the epoch at which every monitored
+    accuracy first reached `threshold` (rounded up), or `cap` epochs when they never do (or sooner than
+    that product). The budget depends on the reference runs alone — in 1-3 random labels, the true-label
+    run of a seed — so what the other runs reach within it is not settled by the stopping rule, as a rule
+    "stop when every run has fitted" would settle "every run fits".
+
+    The monitored value is what Keras logs at the end of the epoch (the running mean over the epoch's
+    batches). After fit: `.reference_epoch` (1-based; None when never reached), `.budget` (the epochs the fit
+    was allowed), `.epoch` (epochs trained).
+    """
+
+    def __init__(self, factor: float, threshold: float, monitor, cap: int):
+        super().__init__()
+        if factor < 1:
+            raise ValueError(f"the budget factor must be at least 1, got {factor}")
+        self.factor, self.threshold, self.cap = float(factor), float(threshold), int(cap)
+        self.monitor = [monitor] if isinstance(monitor, str) else list(monitor)
+        self.reference_epoch, self.budget, self.epoch = None, self.cap, 0
+
+    def get_state(self) -> dict:
+        """What a checkpoint keeps of this callback (hwutils.checkpoints); set_state puts it back."""
+        return {"reference_epoch": self.reference_epoch, "budget": self.budget, "epoch": self.epoch}
+
+    def set_state(self, state: dict) -> None:
+        self.reference_epoch = None if state["reference_epoch"] is None else int(state["reference_epoch"])
+        self.budget, self.epoch = int(state["budget"]), int(state["epoch"])
+
+    def on_train_begin(self, logs=None):
+        if self.epoch >= self.budget:  # resumed after the budget was spent: nothing left to train
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.epoch += 1
+        missing = [k for k in self.monitor if k not in logs]
+        if missing:
+            raise KeyError(f"EpochBudget monitors {missing}, which fit does not log; it logs {sorted(logs)}")
+        if self.reference_epoch is None and all(float(logs[k]) >= self.threshold for k in self.monitor):
+            self.reference_epoch = self.epoch
+            self.budget = min(self.cap, math.ceil(self.factor * self.epoch))
+        if self.epoch >= self.budget:
+            self.model.stop_training = True

@@ -40,12 +40,16 @@ says how many. Every function is deterministic given `seed`.
 """
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from scipy import stats
+
+from . import power
 
 LEVEL = 0.95
 ALPHA = 1 - LEVEL
@@ -67,6 +71,11 @@ class Claim:
     verdict: str = "inconclusive"
     note: str = ""
     control: str = ""
+    min_p: float = NAN  # the smallest p this test can give at its n (NaN: no floor, a continuous test)
+    # An inconclusive claim: what would decide it (hwutils.power). Held as a callable until first read, so
+    # the thousands of noise draws of the tests do not pay for a power search each.
+    n_needed: dict | Callable[[], dict] | None = field(default=None, compare=False)
+    replication: str = ""  # the unit of replication n counts: "seeds", "runs", "pairs of runs"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe: NaN and inf become None, numpy numbers plain Python."""
@@ -74,7 +83,14 @@ class Claim:
                 "effect": _num(self.effect), "unit": self.unit,
                 "interval": [_num(self.interval[0]), _num(self.interval[1])],
                 "p": _num(self.p), "n": int(self.n), "verdict": self.verdict, "note": self.note,
-                "control": self.control}
+                "control": self.control, "min_p": _num(self.min_p), "n_needed": self.needed(),
+                "replication": self.replication}
+
+    def needed(self) -> dict | None:
+        """`n_needed`, computed on first use."""
+        if callable(self.n_needed):
+            self.n_needed = self.n_needed()
+        return self.n_needed
 
     def sentence(self) -> str:
         """One plain sentence, e.g. '<statement> — reproduced: effect 0.42 [0.1, 0.7] Spearman ρ, p = 0.01, n = 24'."""
@@ -203,29 +219,34 @@ def _t_claim(base: dict, d: np.ndarray, direction: int, null: float, note: str) 
             side = "above" if d[0] > null else "below"
             why = (f"all {n} values are equal ({fmt(d[0])}): the same sign in all {n} ({side} the null); "
                    "no spread to test")
-        return Claim(**base, effect=m - null, n=n, verdict="inconclusive", note=_join(why, note))
+        return Claim(**base, effect=m - null, n=n, verdict="inconclusive", note=_join(why, note),
+                     n_needed=power.not_estimable("no spread"))
     res = stats.ttest_1samp(d, popmean=null)
     ci = res.confidence_interval(LEVEL)
     lo, hi = float(ci.low) - null, float(ci.high) - null
     verdict = _verdict(lo, hi, direction)
     return Claim(**base, effect=m - null, interval=(lo, hi), p=float(res.pvalue), n=n, verdict=verdict,
-                 note=_join(note, _undecided_note(verdict)))
+                 note=_join(note, _undecided_note(verdict)),
+                 n_needed=partial(power.t_one_sample, d - null, (lo, hi), base["replication"] or "values")
+                 if verdict == "inconclusive" else None)
 
 
-def _base(id, statement, source, unit, control) -> dict:
-    return {"id": id, "statement": statement, "source": source, "unit": unit, "control": control}
+def _base(id, statement, source, unit, control, replication="") -> dict:
+    return {"id": id, "statement": statement, "source": source, "unit": unit, "control": control,
+            "replication": replication}
 
 
 def _too_few(base: dict, n: int, min_n: int, note: str, what: str = "valid values") -> Claim:
-    return Claim(**base, n=n, verdict="inconclusive",
-                 note=_join(f"too few {what}: {n} < {min_n}", note))
+    return Claim(**base, n=n, verdict="inconclusive", note=_join(f"too few {what}: {n} < {min_n}", note),
+                 n_needed=power.not_estimable(f"{n} {what}") if n < power.MIN_VALUES else None)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # the claims
 
 def mean(id: str, statement: str, source: str, values: Sequence[float], direction: int = +1, null: float = 0.0,
-         unit: str = "", note: str = "", min_n: int = 3, control: str = "", seed: int = 0) -> Claim:
+         unit: str = "", note: str = "", min_n: int = 3, control: str = "", seed: int = 0,
+         replication: str = "") -> Claim:
     """The mean of `values` is above `null` (direction=+1) or below it (-1).
 
     effect = mean − null with a Student-t 95% interval; p from the one-sample t test (two-sided).
@@ -234,7 +255,7 @@ def mean(id: str, statement: str, source: str, values: Sequence[float], directio
     """
     direction = _direction(direction)
     min_n = max(int(min_n), 2)
-    base = _base(id, statement, source, unit, control)
+    base = _base(id, statement, source, unit, control, replication)
     d, dropped = _finite(values)
     note = _join(_dropped_note(dropped), note)
     if len(d) < min_n:
@@ -244,7 +265,7 @@ def mean(id: str, statement: str, source: str, values: Sequence[float], directio
 
 def paired(id: str, statement: str, source: str, a: Sequence[float], b: Sequence[float], direction: int = +1,
            transform: str = "diff", unit: str = "", note: str = "", min_n: int = 3, control: str = "",
-           seed: int = 0) -> Claim:
+           seed: int = 0, replication: str = "") -> Claim:
     """Paired comparison: a > b (direction=+1) or a < b (-1), pair i from the same seed or run.
 
     The per-pair effect is a − b (transform="diff") or log(a / b) ("log_ratio"; both must be > 0, the
@@ -257,7 +278,7 @@ def paired(id: str, statement: str, source: str, a: Sequence[float], b: Sequence
     min_n = max(int(min_n), 2)
     if transform not in ("diff", "log_ratio"):
         raise ValueError(f"transform must be 'diff' or 'log_ratio', not {transform!r}")
-    base = _base(id, statement, source, unit, control)
+    base = _base(id, statement, source, unit, control, replication)
     a, b, ok = _pairs(a, b, "paired", "a", "b")
     dropped = int((~ok).sum())
     notes = [_dropped_note(dropped, "pair with a non-finite value")]
@@ -281,7 +302,8 @@ def paired(id: str, statement: str, source: str, a: Sequence[float], b: Sequence
 
 
 def two_sample(id: str, statement: str, source: str, a: Sequence[float], b: Sequence[float], direction: int = +1,
-               unit: str = "", note: str = "", min_n: int = 2, control: str = "", seed: int = 0) -> Claim:
+               unit: str = "", note: str = "", min_n: int = 2, control: str = "", seed: int = 0,
+               replication: str = "") -> Claim:
     """Two independent groups: mean(a) > mean(b) (direction=+1) or < (-1).
 
     effect = mean(a) − mean(b), Welch's t 95% interval (unequal variances), p from Welch's t test.
@@ -293,7 +315,7 @@ def two_sample(id: str, statement: str, source: str, a: Sequence[float], b: Sequ
     """
     direction = _direction(direction)
     min_n = max(int(min_n), 2)
-    base = _base(id, statement, source, unit, control)
+    base = _base(id, statement, source, unit, control, replication)
     xa, da = _finite(a)
     xb, db = _finite(b)
     note = _join(_dropped_note(da + db), note)
@@ -309,22 +331,29 @@ def two_sample(id: str, statement: str, source: str, a: Sequence[float], b: Sequ
     lo, hi = float(ci.low), float(ci.high)
     verdict = _verdict(lo, hi, direction)
     return Claim(**base, effect=effect, interval=(lo, hi), p=float(res.pvalue), n=n, verdict=verdict,
-                 note=_join(note, _undecided_note(verdict)))
+                 note=_join(note, _undecided_note(verdict)),
+                 n_needed=partial(power.welch, xa, xb, (lo, hi), f"{replication or 'values'} per group")
+                 if verdict == "inconclusive" else None)
 
 
 def equivalence(id: str, statement: str, source: str, values: Sequence[float], target: float, margin: float,
-                unit: str = "", note: str = "", min_n: int = 2, control: str = "", seed: int = 0) -> Claim:
+                unit: str = "", note: str = "", min_n: int = 2, control: str = "", seed: int = 0,
+                replication: str = "") -> Claim:
     """A claim of equality: the mean of `values` equals `target` within ± `margin`.
 
     effect = mean − target with a Student-t 95% interval. Reproduced when the whole interval lies inside
     [−margin, +margin] (a 95% interval rather than TOST's 90%: stricter, and one convention for every
-    claim), contradicted when it lies wholly outside, otherwise inconclusive. p is the larger of the two
-    one-sided t tests (TOST) that the mean lies inside the margin.
+    claim), contradicted when it lies wholly outside, otherwise inconclusive.
+
+    p is the p value of the decision on the two-sided scale every claim uses (p ≤ 0.05 exactly when the
+    verdict is decided, as for the t claims): with the mean inside the margin, twice the TOST p (the larger
+    of the two one-sided t tests that the mean lies above target − margin and below target + margin);
+    outside it, twice the one-sided p that the mean lies beyond the nearer edge.
     """
     if not (margin > 0 and math.isfinite(margin)):
         raise ValueError(f"margin must be a positive number, not {margin!r}")
     min_n = max(int(min_n), 2)
-    base = _base(id, statement, source, unit, control)
+    base = _base(id, statement, source, unit, control, replication)
     x, dropped = _finite(values)
     note = _join(_dropped_note(dropped), note, f"margin ±{fmt(margin)} around {fmt(target)}")
     if len(x) < min_n:
@@ -337,16 +366,23 @@ def equivalence(id: str, statement: str, source: str, values: Sequence[float], t
                                 note))
     ci = stats.ttest_1samp(x, popmean=target).confidence_interval(LEVEL)
     lo, hi = float(ci.low) - target, float(ci.high) - target
-    p = max(stats.ttest_1samp(x, target - margin, alternative="greater").pvalue,
-            stats.ttest_1samp(x, target + margin, alternative="less").pvalue)
+    if abs(effect) < margin:  # TOST: above the lower edge and below the upper one
+        p = max(stats.ttest_1samp(x, target - margin, alternative="greater").pvalue,
+                stats.ttest_1samp(x, target + margin, alternative="less").pvalue)
+    elif effect >= margin:
+        p = stats.ttest_1samp(x, target + margin, alternative="greater").pvalue
+    else:
+        p = stats.ttest_1samp(x, target - margin, alternative="less").pvalue
     if -margin <= lo and hi <= margin:
         verdict = "reproduced"
     elif hi < -margin or lo > margin:
         verdict = "contradicted"
     else:
         verdict = "inconclusive"
-    return Claim(**base, effect=effect, interval=(lo, hi), p=float(p), n=n, verdict=verdict,
-                 note=_join(note, "the 95% interval straddles the margin" if verdict == "inconclusive" else ""))
+    return Claim(**base, effect=effect, interval=(lo, hi), p=float(min(1.0, 2 * p)), n=n, verdict=verdict,
+                 note=_join(note, "the 95% interval straddles the margin" if verdict == "inconclusive" else ""),
+                 n_needed=partial(power.equivalence, x, target, margin, (lo + target, hi + target), replication or "values")
+                 if verdict == "inconclusive" else None)
 
 
 def _rank_corr(rx: np.ndarray, ry: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -394,7 +430,7 @@ def _min_perm_p(rx: np.ndarray, ry: np.ndarray) -> float:
 
 def correlation(id: str, statement: str, source: str, x: Sequence[float], y: Sequence[float], direction: int = +1,
                 unit: str = "Spearman ρ", note: str = "", min_n: int = 3, control: str = "", seed: int = 0,
-                resamples: int = 9999) -> Claim:
+                resamples: int = 9999, replication: str = "") -> Claim:
     """x and y rise together (direction=+1) or one falls as the other rises (-1): Spearman's ρ.
 
     p: a two-sided permutation test of ρ (scipy.stats.permutation_test, pairings; exact — every one of the
@@ -409,7 +445,7 @@ def correlation(id: str, statement: str, source: str, x: Sequence[float], y: Seq
     """
     direction = _direction(direction)
     min_n = max(int(min_n), 3)
-    base = _base(id, statement, source, unit, control)
+    base = _base(id, statement, source, unit, control, replication)
     x, y, ok = _pairs(x, y, "correlation", "x", "y")
     x, y = x[ok], y[ok]
     n = len(x)
@@ -444,46 +480,52 @@ def correlation(id: str, statement: str, source: str, x: Sequence[float], y: Seq
         why = "permutation p < 0.05 but the bootstrap interval includes 0"
     else:
         verdict, why = by_interval, ""
-    return Claim(**base, effect=rho, interval=(lo, hi), p=p, n=n, verdict=verdict, note=_join(note, why))
+    return Claim(**base, effect=rho, interval=(lo, hi), p=p, n=n, verdict=verdict, note=_join(note, why),
+                 min_p=min_p, n_needed=partial(power.correlation, rho, (lo, hi), n, replication or "pairs")
+                 if verdict == "inconclusive" else None)
 
 
 def against_null(id: str, statement: str, source: str, observed: float, null_samples: Sequence[float],
-                 direction: int = +1, unit: str = "", control: str = "", note: str = "", seed: int = 0) -> Claim:
+                 direction: int = +1, unit: str = "", control: str = "", note: str = "", seed: int = 0,
+                 replicates: int | None = None, replicate_values: Sequence[float] | None = None,
+                 replication: str = "") -> Claim:
     """An observed statistic against samples of the same statistic under a control null.
 
     The null keeps what sampling alone would produce (e.g. the statistic recomputed with one series
-    circularly shifted against the other: trends and autocorrelation kept, the alignment broken), so the
-    effect is what the data show beyond it.
+    circularly shifted against the other, or one run's series against another run's: trends kept, the
+    alignment broken), so the effect is what the data show beyond it.
 
-    - p = (1 + #{null ≥ observed}) / (1 + N) for direction=+1 (#{null ≤ observed} for −1): the Monte-Carlo
-      p value, one-sided in the claimed direction, never 0.
+    - p = 2·min(p₊, p₋), p₊ = (1 + #{null ≥ observed}) / (1 + N) and p₋ likewise with ≤: the Monte-Carlo
+      p value (never 0), two-sided as every claim's p, capped at 1. The smallest attainable p is 2/(N + 1).
     - effect = observed − median(null).
     - interval = [observed − s₍N+1−k₎, observed − s₍k₎] with s the sorted null and k = ⌊(N+1)/40⌋: the
       k-th largest and k-th smallest null sample, the order statistics the p value counts against, so the
-      interval excludes 0 above exactly when #{null ≥ observed} ≤ k − 1, i.e. exactly when p ≤ 0.025 (and
-      below when the opposite p ≤ 0.025). It describes the null's spread, not the sampling error of the
-      observed value.
-    - verdict: reproduced when the interval lies above 0 (direction=+1; below for −1), i.e. p ≤ 0.025
-      (the observed value beyond the null's upper 2.5%, on the claimed side; 0.025 so that the two-sided
-      error is 5% as for the intervals of the other claims); contradicted when the opposite one-sided
-      p ≤ 0.025; needs N ≥ 39 null samples, else no p can reach 0.025 and the claim is inconclusive.
+      interval excludes 0 above exactly when #{null ≥ observed} ≤ k − 1, i.e. exactly when p₊ ≤ 0.025 (and
+      below when p₋ ≤ 0.025). It describes the null's spread, not the sampling error of the observed value.
+    - verdict: reproduced when the interval lies on the claimed side of 0 (p ≤ 0.05 with the effect the
+      claimed way), contradicted on the other; needs N ≥ 39 null samples, else no p can reach 0.05.
+    - n: `replicates` (the independent units behind the observed value, e.g. runs) when given, else N.
+      `replicate_values` (one value per replicate, e.g. each run's statistic minus the null's median) let
+      `n_needed` estimate how many replicates would decide (a one-sample t approximation, said so).
     `seed` is accepted for a uniform API (nothing here is random).
     """
     direction = _direction(direction)
-    base = _base(id, statement, source, unit, control)
+    base = _base(id, statement, source, unit, control, replication)
     null, dropped = _finite(null_samples)
     note = _join(_dropped_note(dropped, "non-finite null sample"), note)
     obs = _num(observed)
     N = len(null)
+    n = N if replicates is None else int(replicates)
+    min_p = min(1.0, 2 / (N + 1))
     if obs is None:
-        return Claim(**base, n=N, verdict="inconclusive", note=_join("the observed statistic is not finite", note))
+        return Claim(**base, n=n, verdict="inconclusive", note=_join("the observed statistic is not finite", note))
     if N < 39:
-        return Claim(**base, effect=obs - float(np.median(null)) if N else NAN, n=N, verdict="inconclusive",
-                     note=_join(f"too few null samples: {N} < 39 (the smallest attainable p is 1/(N+1))", note))
+        return Claim(**base, effect=obs - float(np.median(null)) if N else NAN, n=n, verdict="inconclusive",
+                     min_p=min_p, n_needed=power.not_estimable(f"{N} null samples"),
+                     note=_join(f"too few null samples: {N} < 39 (the smallest attainable p is 2/(N+1))", note))
     n_above, n_below = int((null >= obs).sum()), int((null <= obs).sum())
     above, below = (1 + n_above) / (1 + N), (1 + n_below) / (1 + N)
-    p, p_other = (above, below) if direction > 0 else (below, above)
-    # p <= 0.025 <=> 40 (1 + count) <= N + 1 <=> count <= k - 1, k = floor((N + 1) / 40) (integers: no rounding).
+    # p+ <= 0.025 <=> 40 (1 + count) <= N + 1 <=> count <= k - 1, k = floor((N + 1) / 40) (integers: no rounding).
     # The interval uses the same order statistics: the k-th largest and k-th smallest null sample, so it
     # excludes 0 on a side exactly when that side's p <= 0.025 (verdict, p and interval cannot disagree).
     k = (N + 1) // 40
@@ -491,28 +533,278 @@ def against_null(id: str, statement: str, source: str, observed: float, null_sam
     q_lo, q_hi = float(s[k - 1]), float(s[N - k])
     lo, hi = obs - q_hi, obs - q_lo
     verdict = _verdict(lo, hi, direction)
-    return Claim(**base, effect=obs - float(np.median(null)), interval=(lo, hi), p=float(p), n=N, verdict=verdict,
-                 note=_join(note, "n = null samples; p one-sided in the claimed direction",
+    needed = None
+    if verdict == "inconclusive":
+        needed = (partial(power.t_one_sample, replicate_values, (NAN, NAN), replication or "replicates")
+                  if replicate_values is not None else power.not_estimable("no per-replicate values"))
+    null_note = f"{N} null samples" + (f"; n = {replication or 'replicates'}" if replicates is not None else
+                                        "; n = null samples")
+    return Claim(**base, effect=obs - float(np.median(null)), interval=(lo, hi), p=float(min(1.0, 2 * min(above, below))),
+                 n=n, verdict=verdict, min_p=min_p, n_needed=needed,
+                 note=_join(note, null_note,
                             "the observed value lies within the null's central 95% (one-sided p > 0.025 either way)"
                             if verdict == "inconclusive" else ""))
 
 
+def _binomial_p(k: int, n: int) -> float:
+    """Two-sided exact binomial p at 1/2: twice the smaller tail, capped at 1 (the inversion of the
+    Clopper-Pearson interval, so p ≤ 0.05 exactly when that 95% interval excludes 1/2)."""
+    return float(min(1.0, 2 * min(stats.binom.sf(k - 1, n, 0.5), stats.binom.cdf(k, n, 0.5))))
+
+
+def every_run(id: str, statement: str, source: str, values: Sequence[float], threshold: float, unit: str = "",
+              note: str = "", control: str = "", replication: str = "runs", seed: int = 0) -> Claim:
+    """"Every run reaches `threshold`", tested as every run: the count k of the n runs with a value
+    ≥ threshold (a non-finite value — a diverged run — counts as not reaching it: dropping it would select).
+
+    effect = k / n with its exact (Clopper-Pearson) 95% interval; p = the two-sided exact binomial test of a
+    pass rate of 1/2. Reproduced when every run passes (k = n) and the interval's lower end lies above 1/2:
+    had runs passed only half the time, n of n would pass less than 2.5% of the time, which needs n ≥ 6.
+    Contradicted when the interval lies wholly below 1/2 (most runs fail). Otherwise inconclusive: too few
+    runs to tell all-pass from chance, or some run failed (the note names how many, and the lowest value).
+    """
+    base = _base(id, statement, source, unit, control, replication)
+    v = np.asarray(values, dtype=float).ravel()
+    n = len(v)
+    if n == 0:
+        return _too_few(base, 0, 1, note, replication)
+    passed = np.isfinite(v) & (v >= threshold)
+    k = int(passed.sum())
+    finite = v[np.isfinite(v)]
+    lowest = f"lowest {fmt(finite.min())}" if len(finite) else "no finite value"
+    bad = int((~np.isfinite(v)).sum())
+    ci = stats.binomtest(k, n).proportion_ci(LEVEL)
+    lo, hi = float(ci.low), float(ci.high)
+    p = _binomial_p(k, n)
+    what = f"{k} of {n} {replication} reach {fmt(threshold)} ({lowest})" + (
+        f"; {bad} non-finite (diverged), counted as not reaching it" if bad else "")
+    if k == n and lo > 0.5:
+        verdict, why, needed = "reproduced", "", None
+    elif hi < 0.5:
+        verdict, why, needed = "contradicted", "", None
+    elif k == n:
+        verdict = "inconclusive"
+        why = f"every run passes, but {n} of {n} is not rare at a pass rate of 1/2 (p = {fmt_p(p)}): 6 runs are needed"
+        needed = {"at_estimate": 6, "at_far_end": 6, "text": f"6 {replication}"}
+    else:
+        verdict, why = "inconclusive", "not every run passes"
+        needed = power.not_estimable("not every run passes: more runs cannot make every run pass")
+    return Claim(**base, effect=k / n, interval=(lo, hi), p=p, n=n, verdict=verdict, min_p=_binomial_p(n, n),
+                 n_needed=needed, note=_join(what, note, why))
+
+
+def _median_interval(d: np.ndarray) -> tuple[float, float]:
+    """Distribution-free 95% interval of a median from order statistics: [d₍l₎, d₍n+1−l₎] with the
+    largest l such that P(Binomial(n, 1/2) < l) ≤ 0.025 (the inversion of the sign test)."""
+    n = len(d)
+    s = np.sort(d)
+    l = int(stats.binom.ppf(ALPHA / 2, n, 0.5))  # P(X ≤ l - 1) ≤ 0.025 < P(X ≤ l)
+    while l >= 1 and stats.binom.cdf(l - 1, n, 0.5) > ALPHA / 2:
+        l -= 1
+    if l < 1:
+        return NAN, NAN
+    return float(s[l - 1]), float(s[n - l])
+
+
+def paired_censored(id: str, statement: str, source: str, a: Sequence[float], b: Sequence[float],
+                    a_censored: Sequence[bool], b_censored: Sequence[bool], direction: int = +1, unit: str = "",
+                    note: str = "", control: str = "", replication: str = "seeds", seed: int = 0) -> Claim:
+    """Paired times to an event, some censored: a > b (direction=+1) or a < b (-1), pair i from one seed.
+
+    A censored value is a lower bound (the event did not happen within the budget; pass the budget as the
+    value). The sign of a − b is known unless both are censored or they are equal (a tie): a censored a
+    against an uncensored b means a > b. The test is the exact two-sided sign test over the untied pairs
+    (no pair dropped for being censored, none given a made-up time). Effect: the median over all pairs of
+    log(a / b), censored values at their bound (so a censored pair's log ratio is itself a bound), with
+    the distribution-free 95% interval of the median from its order statistics (`_median_interval`).
+    Reproduced when the sign test gives p ≤ 0.05 the claimed way and the interval excludes 0 on that side;
+    contradicted likewise the other way. Pairs that tie (identical times; both censored) carry no sign:
+    with every pair tied the claim is inconclusive, never decided from a zero spread.
+    """
+    direction = _direction(direction)
+    base = _base(id, statement, source, unit, control, replication)
+    a, b, ok = _pairs(a, b, "paired_censored", "a", "b")
+    ca = np.asarray(a_censored, dtype=bool).ravel()
+    cb = np.asarray(b_censored, dtype=bool).ravel()
+    if ca.shape != a.shape or cb.shape != b.shape:
+        raise ValueError("paired_censored needs one censoring flag per value")
+    ok &= (a > 0) & (b > 0)
+    dropped = int((~ok).sum())
+    a, b, ca, cb = a[ok], b[ok], ca[ok], cb[ok]
+    n = len(a)
+    sign = np.where(ca & cb, 0, np.where(ca & ~cb, 1, np.where(cb & ~ca, -1, np.sign(a - b)))).astype(int)
+    ties, m = int((sign == 0).sum()), int((sign != 0).sum())
+    k = int((sign > 0).sum())
+    d = np.log(a / b)
+    notes = [_dropped_note(dropped, "pair with a non-finite or non-positive value"),
+             f"{int(ca.sum())} + {int(cb.sum())} censored (not reached within the budget)" if (ca | cb).any() else "",
+             f"{ties} tied pair{'s' if ties != 1 else ''} (equal, or both censored) carry no sign" if ties else "",
+             f"{k} of {m} untied pairs have a > b"]
+    note = _join(*notes, note)
+    effect = float(np.median(d)) if n else NAN
+    if m == 0:
+        return Claim(**base, effect=effect, n=n, p=1.0, verdict="inconclusive", min_p=1.0,
+                     n_needed=power.not_estimable("every pair is tied"),
+                     note=_join(note, "every pair is tied: no pair says which is larger"))
+    lo, hi = _median_interval(d)
+    p = _binomial_p(k, m)
+    by_sign = "inconclusive" if p > ALPHA else ("reproduced" if (k > m / 2) == (direction > 0) else "contradicted")
+    by_interval = _verdict(lo, hi, direction)
+    verdict = by_sign if by_sign == by_interval else "inconclusive"
+    why = "" if verdict != "inconclusive" else (
+        f"sign test p = {fmt_p(p)} > 0.05" if by_sign == "inconclusive" else
+        "the sign test decides but the interval of the median includes 0 (ties)")
+    return Claim(**base, effect=effect, interval=(lo, hi), p=p, n=n, verdict=verdict, min_p=_binomial_p(m, m),
+                 n_needed=partial(power.sign_test, max(k, m - k), m, f"untied {replication}") if verdict == "inconclusive"
+                 else None, note=_join(note, why))
+
+
+def within_correlation(id: str, statement: str, source: str, groups: Sequence[tuple[Sequence[float], Sequence[float]]],
+                       direction: int = +1, unit: str = "mean within-seed Spearman ρ", note: str = "",
+                       control: str = "", replication: str = "seeds", min_points: int = 3, seed: int = 0,
+                       resamples: int = 9999) -> Claim:
+    """x and y rise together (direction=+1) within each independent group (a seed, with its own data order),
+    tested over the groups: the unit of replication is the group, not the pooled points.
+
+    Per group, Spearman ρ over its finite pairs (a group with fewer than `min_points` pairs, or a constant
+    side, is left out and counted in the note). effect = the mean within-group ρ, with the Student-t 95%
+    interval over groups. p: the stratified permutation test of that mean — x permuted within each group
+    independently, which is exact under "no relation within a group" whatever the groups' own levels;
+    exact over every combination while there are at most `resamples` of them, else `resamples` random ones
+    (+1 corrected). Reproduced when p ≤ 0.05 and the interval lies on the claimed side of 0 (when every
+    group gives the same ρ the interval is that point, and the permutation p alone carries the spread).
+    """
+    direction = _direction(direction)
+    base = _base(id, statement, source, unit, control, replication)
+    ranks, skipped = [], 0
+    for x, y in groups:
+        x, y, ok = _pairs(x, y, "within_correlation", "x", "y")
+        x, y = x[ok], y[ok]
+        if len(x) < min_points or np.ptp(x) == 0 or np.ptp(y) == 0:
+            skipped += 1
+            continue
+        ranks.append((stats.rankdata(x), stats.rankdata(y)))
+    note = _join(f"{skipped} group{'s' if skipped != 1 else ''} left out (fewer than {min_points} pairs or a "
+                 "constant side)" if skipped else "", note)
+    g = len(ranks)
+    if g < 2:
+        return _too_few(base, g, 2, note, replication)
+    rhos = np.array([float(_rank_corr(rx, ry)) for rx, ry in ranks])
+    observed = float(rhos.mean())
+    counts = [math.factorial(len(rx)) // _ties(rx) for rx, _ in ranks]
+    rng = np.random.default_rng(seed)
+    if math.prod(counts) <= resamples:  # every combination of within-group arrangements
+        per_group = [np.array([_rank_corr(np.asarray(perm, float), ry) for perm in set(itertools.permutations(rx))])
+                     for rx, ry in ranks]
+        null = np.zeros(1)
+        for values in per_group:  # the mean over groups of every combination
+            null = (null[:, None] + values[None, :]).ravel()
+        null /= g
+        exact = True
+    else:
+        null = np.zeros(resamples)
+        for rx, ry in ranks:
+            perms = rng.permuted(np.broadcast_to(rx, (resamples, len(rx))), axis=1)
+            null += _rank_corr(perms, ry, axis=1)
+        null /= g
+        exact = False
+    tol = 1e-12
+    upper, lower = np.sum(null >= observed - tol), np.sum(null <= observed + tol)
+    if exact:
+        p = min(1.0, 2 * min(upper, lower) / len(null))
+        min_p = min(1.0, 2 / len(null))
+    else:
+        p = min(1.0, 2 * min(1 + upper, 1 + lower) / (1 + resamples))
+        min_p = 2 / (1 + resamples)
+    if np.ptp(rhos) == 0:
+        lo = hi = observed
+    else:
+        ci = stats.ttest_1samp(rhos, 0.0).confidence_interval(LEVEL)
+        lo, hi = max(-1.0, float(ci.low)), min(1.0, float(ci.high))  # a mean of ρ lies in [-1, 1]
+    by_interval = "reproduced" if (lo > 0 and direction > 0) or (hi < 0 and direction < 0) else \
+        "contradicted" if (hi < 0 and direction > 0) or (lo > 0 and direction < 0) else "inconclusive"
+    verdict = by_interval if p <= ALPHA else "inconclusive"
+    why = "" if verdict != "inconclusive" else (
+        f"at {g} {replication} the smallest attainable p is {fmt_p(min_p)}" if min_p > ALPHA else
+        f"permutation p = {fmt_p(p)} > 0.05" if p > ALPHA else "the t interval over groups includes 0")
+    per = ", ".join(fmt(r, 2) for r in rhos)
+    return Claim(**base, effect=observed, interval=(lo, hi), p=float(p), n=g, verdict=verdict, min_p=min_p,
+                 n_needed=partial(power.t_one_sample, rhos, (lo, hi), replication) if verdict == "inconclusive" else None,
+                 note=_join(f"ρ per {replication[:-1] if replication.endswith('s') else replication}: {per}; "
+                            f"p: permutation within each, {'exact' if exact else f'{resamples} random'}", note, why))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the family of claims of one report run
+
+def holm(claims: Sequence[Claim | dict], alpha: float = ALPHA) -> list[dict]:
+    """Holm's step-down adjustment over a family of claims (every claim of a report run).
+
+    Each claim's p is its own two-sided p; a claim without one enters as 1 (it cannot be decided, and it
+    still counts in the family). With the m p values sorted, p₍₁₎ ≤ … ≤ p₍ₘ₎, the adjusted p₍ᵢ₎ is
+    max over j ≤ i of min(1, (m − j + 1)·p₍ⱼ₎) — the smallest family-wise level at which Holm's procedure
+    would reject that claim, so the chance of any false decision over the family stays ≤ alpha. The adjusted
+    verdict is the claim's own verdict when its adjusted p ≤ alpha and it was decided (reproduced or
+    contradicted, which carries the effect's sign), else inconclusive. A claim whose smallest attainable p
+    (`min_p`: exact permutations at small n, a finite null) is above Holm's first threshold alpha / m says
+    how many other claims would have to pass first (`holm_note`), instead of failing silently.
+
+    Returns the claims as dicts with `holm_p`, `holm_verdict`, `holm_note` and `family_size` added.
+    """
+    rows = [dict(c.as_dict() if isinstance(c, Claim) else c) for c in claims]
+    m = len(rows)
+    ps = np.array([_num(r.get("p")) if _num(r.get("p")) is not None else 1.0 for r in rows], dtype=float)
+    order = np.argsort(ps, kind="stable")
+    adjusted = np.empty(m)
+    running = 0.0
+    for step, i in enumerate(order):
+        running = max(running, min(1.0, (m - step) * ps[i]))
+        adjusted[i] = running
+    for r, adj in zip(rows, adjusted):
+        decided = r.get("verdict") in ("reproduced", "contradicted")
+        r["holm_p"] = float(adj)
+        r["holm_verdict"] = r["verdict"] if decided and adj <= alpha else "inconclusive"
+        r["family_size"] = m
+        floor = _num(r.get("min_p"))
+        r["holm_note"] = ""
+        if floor is not None and floor > alpha / m:
+            first = math.ceil(m - alpha / floor)  # it passes at step j + 1 only if floor ≤ alpha / (m − j)
+            r["holm_note"] = (f"its smallest attainable p ({fmt_p(floor)} at n = {r.get('n')}) is above Holm's first "
+                              f"threshold {fmt(alpha)}/{m}: it can pass only after {first} other claim"
+                              f"{'s' if first != 1 else ''} of the family pass" if first < m else
+                              f"its smallest attainable p ({fmt_p(floor)} at n = {r.get('n')}) is above {fmt(alpha)}: "
+                              "it cannot be decided at this n")
+    return rows
+
+
 def inconclusive(id: str, statement: str, source: str, why: str, n: int = 0, unit: str = "", control: str = "",
-                 note: str = "") -> Claim:
+                 note: str = "", replication: str = "", n_needed: dict | None = None) -> Claim:
     """A claim this run cannot decide (not measured in this profile, every run diverged, ...): says why."""
     return Claim(id=id, statement=statement, source=source, unit=unit, n=int(n), verdict="inconclusive",
-                 note=_join(why, note), control=control)
+                 note=_join(why, note), control=control, replication=replication,
+                 n_needed=n_needed or power.not_estimable(why))
+
+
+def needed_text(d: dict) -> str:
+    """'5–12 seeds' for an inconclusive claim with an n_needed estimate; '' otherwise."""
+    needed = d.get("n_needed") or {}
+    return needed.get("text", "") if d.get("verdict") == "inconclusive" else ""
 
 
 def table(claims: Sequence[Claim | dict]):
-    """The claims as a pandas DataFrame (statement, source, effect [interval] unit, p, n, verdict, note)."""
+    """The claims as a pandas DataFrame (statement, source, effect [interval] unit, p, n, verdict, what
+    would decide it, note; Holm's adjusted p and verdict when the claims went through `holm`)."""
     import pandas as pd
     rows = []
     for c in claims:
         d = c.as_dict() if isinstance(c, Claim) else dict(c)
-        rows.append({"claim": d.get("statement", ""), "source": d.get("source", ""), "this run": effect_text(d),
-                     "p": fmt_p(d.get("p")), "n": d.get("n", 0), "verdict": d.get("verdict", ""),
-                     "note": d.get("note", ""), "control": d.get("control", ""), "id": d.get("id", "")})
+        row = {"claim": d.get("statement", ""), "source": d.get("source", ""), "this run": effect_text(d),
+               "p": fmt_p(d.get("p")), "n": d.get("n", 0), "verdict": d.get("verdict", ""),
+               "n needed": needed_text(d), "note": d.get("note", ""), "control": d.get("control", ""),
+               "id": d.get("id", "")}
+        if "holm_p" in d:
+            row.update({"Holm p": fmt_p(d["holm_p"]), "after Holm": d.get("holm_verdict", "")})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -523,7 +815,7 @@ def html_table(claims: Sequence[Claim | dict]) -> str:
     """The claims as an HTML table, verdicts coloured (green / red / grey)."""
     import html as _html
     head = "".join(f"<th style='text-align:left'>{h}</th>" for h in
-                   ("claim", "source", "this run: effect [95% interval]", "p", "n", "verdict", "note"))
+                   ("claim", "source", "this run: effect [95% interval]", "p", "n", "verdict", "n needed", "note"))
     body = []
     for c in claims:
         d = c.as_dict() if isinstance(c, Claim) else dict(c)
@@ -534,6 +826,6 @@ def html_table(claims: Sequence[Claim | dict]) -> str:
         cells = [_html.escape(str(d.get("statement", ""))), _html.escape(str(d.get("source", ""))),
                  _html.escape(effect_text(d)), _html.escape(fmt_p(d.get("p"))), str(int(d.get("n") or 0)),
                  f"<b style='color:#fff;background:{COLOURS.get(v, '#808080')};padding:0 .4em;border-radius:3px'>"
-                 f"{_html.escape(v)}</b>", _html.escape(note)]
+                 f"{_html.escape(v)}</b>", _html.escape(needed_text(d)), _html.escape(note)]
         body.append("<tr>" + "".join(f"<td style='text-align:left'>{x}</td>" for x in cells) + "</tr>")
     return f"<table class='claims'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

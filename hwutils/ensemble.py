@@ -88,12 +88,12 @@ class Ensemble:
         return self._unpack(tf.convert_to_tensor(self.theta))[1]
 
     def _forward(self, x, theta=None):
-        """x [B, in] shared by all members -> outputs [M, B, out]; θ [M, P] defaults to the
-        ensemble's weights (the Hessians pass a float64 copy)."""
+        """x [B, in] shared by all members, or [M, B, in] (each member its own batch) -> outputs [M, B, out];
+        θ [M, P] defaults to the ensemble's weights (the Hessians pass a float64 copy)."""
         # (Folding each bias into its matmul as an extra input row of ones compiles a little
         # faster, but made the double backpropagation of the gradient-norm phase 1.8x slower.)
         kernels, biases = self._unpack(tf.convert_to_tensor(self.theta) if theta is None else theta)
-        h = tf.einsum("bi,mio->mbo", x, kernels[0]) + biases[0][:, None, :]
+        h = tf.einsum("mbi,mio->mbo" if x.shape.rank == 3 else "bi,mio->mbo", x, kernels[0]) + biases[0][:, None, :]
         for k, b in zip(kernels[1:], biases[1:]):
             h = keras.activations.get(self.activation)(h)
             h = tf.matmul(h, k) + b[:, None, :]
@@ -102,11 +102,14 @@ class Ensemble:
         return h
 
     def _per_sample_losses(self, x, y, theta=None):
-        """Each member's loss on each sample: [M, B]."""
+        """Each member's loss on each sample: [M, B]. With x [M, B, in] (each member its own batch), y
+        carries the member axis too ([M, B, out] targets, [M, B] labels)."""
         out = self._forward(x, theta)
+        own = x.shape.rank == 3
         if self.loss_name == "mse":
-            return tf.reduce_mean(tf.square(out - tf.cast(y, out.dtype)[None]), axis=2)
-        labels = tf.broadcast_to(tf.cast(y, tf.int64)[None], tf.shape(out)[:2])
+            target = tf.cast(y, out.dtype)
+            return tf.reduce_mean(tf.square(out - (target if own else target[None])), axis=2)
+        labels = tf.cast(y, tf.int64) if own else tf.broadcast_to(tf.cast(y, tf.int64)[None], tf.shape(out)[:2])
         return keras.ops.sparse_categorical_crossentropy(labels, out)
 
     def _member_losses(self, x, y, weights=None):
@@ -520,8 +523,9 @@ class Ensemble:
         return model
 
 
-def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
-    """One XLA program that steps every ensemble of the group on the same batches.
+def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool, per_member: bool = False):
+    """One XLA program that steps every ensemble of the group on the same batches (per_member: member m
+    of every ensemble on its own batch, batches [T, M, B]).
 
     Written as an explicit tf.while_loop over every step of every epoch in the call, traced
     without autograph: converting the Python of the loop body (and of everything it calls,
@@ -530,7 +534,7 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
     from them outside) and, with record_steps, each step's per-member gradient norm.
     """
     head = ensembles[0]
-    key = ("train", tuple(id(e) for e in ensembles), record_steps)
+    key = ("train", tuple(id(e) for e in ensembles), record_steps, per_member)
     if key in head._compiled:
         return head._compiled[key]
     dtype = head.dtype
@@ -542,7 +546,7 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
         """The first total_steps rows of batches [T, B] (indices into x), counts [T] real samples
         in each batch. Rows past total_steps are never visited: every call of a fit passes the
         same T, so a shorter last call reuses the compiled program instead of compiling another."""
-        slots = tf.range(tf.shape(batches)[1])
+        slots = tf.range(tf.shape(batches)[-1])
 
         def body(t, step_losses, step_norms):
             valid = tf.cast(slots < counts[t], dtype)
@@ -572,11 +576,17 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool):
     return run
 
 
-def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int, shuffle_seed: int = 0,
+def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int, shuffle_seed: int | Sequence[int] = 0,
               record_every: int | None = None, record_steps: bool = False, epochs_per_call: int | None = None,
               verbose: bool | None = None, label: str = "ensembles", checkpoints=None) -> list[dict]:
     """Train several ensembles (e.g. the three 1-1 architectures) on the same batches in one
     compiled program: one compilation instead of one per architecture.
+
+    `shuffle_seed`: one order seed for every member, or one per member (a sequence of M seeds, every
+    ensemble holding M members): member m of every ensemble then visits the points in its own order
+    `order.epoch_order(shuffle_seed[m], e, n)` — the seeds of an ensemble become independent runs (each
+    its own weights and batches) while member m of one architecture and member m of another still share
+    theirs, so they pair up.
 
     Returns, per ensemble, {"loss": [epochs, M] each epoch's mean batch loss (what Keras's History
     reports), "snapshots": [(epoch, [M, P])] every `record_every` epochs (epoch 0 included) with
@@ -598,10 +608,15 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
     if checkpoints is not None:
         loop = checkpoints.loop(label, "fit_group", [e._identity() for e in ensembles], np.asarray(x), np.asarray(y),
                                 epochs, batch_size, shuffle_seed, record_every, record_steps)
+    seeds = np.atleast_1d(np.asarray(shuffle_seed, dtype=np.int64))
+    per_member = not np.isscalar(shuffle_seed)
+    if per_member and any(e.members != len(seeds) for e in ensembles):
+        raise ValueError(f"{len(seeds)} order seeds for ensembles of {[e.members for e in ensembles]} members: "
+                         "give one seed per member, every ensemble the same number of members")
     x = tf.convert_to_tensor(np.asarray(x), dtype=head.dtype)
     y = head._labels(y)
     n = int(x.shape[0])
-    run = _group_train_fn(ensembles, record_steps)
+    run = _group_train_fn(ensembles, record_steps, per_member)
     # The table of one call keeps this size whatever the calls' lengths: a shorter call reuses the program.
     chunk = record_every or epochs_per_call or max(1, min(epochs, 200))
     progress = Progress(epochs, label, enabled=verbose, unit="epoch")
@@ -631,12 +646,15 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
     limit = chunk
     while done < epochs:
         e = _next_call(done, epochs, limit, record_every, loop)
-        order = np.zeros((chunk, steps * batch_size), dtype=np.int32)  # padded with index 0
+        order = np.zeros((chunk, len(seeds), steps * batch_size), dtype=np.int32)  # padded with index 0
         for i in range(e):
-            order[i, :n] = epoch_order(shuffle_seed, head.epochs_done + i, n)
+            for m, member_seed in enumerate(seeds):
+                order[i, m, :n] = epoch_order(int(member_seed), head.epochs_done + i, n)
+        # [calls' steps, (members,) batch]: step t of member m is row t, column m
+        table = order.reshape(chunk, len(seeds), steps, batch_size).transpose(0, 2, 1, 3)
+        table = table.reshape(chunk * steps, len(seeds), batch_size) if per_member else table.reshape(chunk * steps, batch_size)
         began = time.monotonic()
-        results = run(x, y, tf.constant(order.reshape(chunk * steps, batch_size)), tf.constant(np.tile(counts, chunk)),
-                      tf.constant(e * steps))
+        results = run(x, y, tf.constant(table), tf.constant(np.tile(counts, chunk)), tf.constant(e * steps))
         done += e
         medians = []
         for ens, out, (step_loss, step_gn) in zip(ensembles, outs, results):

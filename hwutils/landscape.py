@@ -1,14 +1,17 @@
 """Loss-landscape geometry: interpolation between minima, filter-normalised directions,
-1-D and 2-D surfaces, the noise-perturbation curve and PCA of a training trajectory."""
+1-D and 2-D surfaces, the noise-perturbation curve and PCA of a training trajectory.
+
+Every loss here is the one definition of `hwutils.loss` (the compiled loss with its loss_weights and
+sample weights, plus model.losses, in inference mode), evaluated through the model's cached
+`measures.objective`, on any compiled Keras model and any data `hwutils.batches.of` takes."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from .objective import Objective, chunks, flatten
+from . import batches
+from .objective import Objective, flatten
 
 
 def alpha_grid(points: int, low: float = -1.0, high: float = 2.0) -> np.ndarray:
@@ -17,64 +20,54 @@ def alpha_grid(points: int, low: float = -1.0, high: float = 2.0) -> np.ndarray:
     return np.unique(np.concatenate([grid, [0.0, 1.0]]))
 
 
-def _chunk_evaluator(model, loss_fn):
-    """A compiled (x, y) -> (summed loss, predictions) for one chunk. The probe model keeps its
-    variables while interpolate() assigns new values to them, so one trace (batch dimension
-    left open) serves every α and every chunk; evaluating eagerly instead cost a Python pass
-    through every layer per chunk, the slow part of interpolating on a full dataset."""
-    @tf.function(reduce_retracing=True)
-    def evaluate(x, y):
-        pred = model(x, training=False)
-        return loss_fn(y, pred) * tf.cast(tf.shape(x)[0], pred.dtype), pred
-    return evaluate
-
-
-def _metrics(evaluate, x, y, chunk_size=1024) -> dict:
-    """Mean loss and (for classifiers) accuracy of the model behind `evaluate` as it is now."""
-    total_loss, correct = 0.0, 0
-    for a, b in chunks(len(x), chunk_size):
-        loss_sum, pred = evaluate(tf.convert_to_tensor(x[a:b]), tf.convert_to_tensor(y[a:b]))
-        total_loss += float(loss_sum)
-        if pred.shape[-1] > 1:
-            labels = np.argmax(y[a:b], -1) if np.ndim(y) == pred.ndim else np.ravel(y[a:b])
-            correct += int(np.sum(np.argmax(pred.numpy(), -1) == labels))
-    out = {"loss": total_loss / len(x)}
-    if pred.shape[-1] > 1:
-        out["accuracy"] = correct / len(x)
-    return out
-
-
-def _evaluate_all(evaluate, data: Mapping, into: dict) -> None:
-    for name, (x, y) in data.items():
-        for key, value in _metrics(evaluate, x, y).items():
-            into.setdefault(f"{name}_{key}", []).append(value if np.isfinite(value) else float("nan"))
+def _data(source):
+    """A named dataset of `interpolate`: a tuple is (x, y) or (x, y, sample_weight), anything else a batch
+    source."""
+    return batches.of(*source) if isinstance(source, tuple) and len(source) in (2, 3) else batches.of(source)
 
 
 def interpolate(model_a, model_b, alphas: Sequence[float], data: Mapping, loss=None) -> dict:
     """Loss and accuracy along θ(α) = (1−α)θ_a + αθ_b on each named dataset.
 
+    model_a, model_b: two compiled Keras models of one architecture (functional, Sequential or
+    subclassed). data: {name: (x, y)}, {name: (x, y, sample_weight)} or {name: any batch source}
+    (`hwutils.batches`). loss: replaces model_a's compiled loss when given.
+
     Every weight is interpolated, non-trainable state such as batch-norm moving statistics too
-    (a moving variance is clipped at zero outside [0, 1]). Neither input model is changed.
+    (a moving variance is clipped at zero outside [0, 1]). The loss is the one definition every measure
+    uses (`hwutils.loss`: compiled loss with loss_weights and sample weights, plus model.losses, in
+    inference mode), the same as `measures.objective(model_a).loss` at the mixed weights. The mixed
+    weights are written into model_a itself (no clone: clone_model fails on subclassed models) and its
+    own weights restored afterwards, so neither input model is changed.
+
+    Returns {"alpha": [...], "<name>_loss": [...], "<name>_accuracy": [...] (single-output classifiers),
+    "precision": the dtype the loss was computed in}.
     """
-    from .objective import loss_function
     wa, wb = model_a.get_weights(), model_b.get_weights()
     if [w.shape for w in wa] != [w.shape for w in wb]:
         raise ValueError("the two models do not have the same architecture")
     names = [v.path for v in model_a.weights]
-    probe = keras.models.clone_model(model_a)
-    evaluate = _chunk_evaluator(probe, loss_function(model_a, loss))
+    obj = _objective(model_a, loss)
+    sources = {name: _data(source) for name, source in data.items()}
     out = {"alpha": [float(a) for a in alphas]}
-    for alpha in alphas:
-        mixed = [(1 - alpha) * a + alpha * b for a, b in zip(wa, wb)]
-        mixed = [np.maximum(w, 0) if "moving_variance" in n else w for w, n in zip(mixed, names)]
-        probe.set_weights(mixed)
-        _evaluate_all(evaluate, data, out)
+    try:
+        for alpha in alphas:
+            mixed = [(1 - alpha) * a + alpha * b for a, b in zip(wa, wb)]
+            mixed = [np.maximum(w, 0) if "moving_variance" in n else w for w, n in zip(mixed, names)]
+            model_a.set_weights(mixed)
+            for name, source in sources.items():
+                for key, value in obj.evaluate(source).items():
+                    out.setdefault(f"{name}_{key}", []).append(value if np.isfinite(value) else float("nan"))
+    finally:
+        model_a.set_weights(wa)
+    out["precision"] = obj.precision
     return out
 
 
 def filter_normalized_direction(model, seed: int = 0) -> list[np.ndarray]:
     """Li et al. (2018): a Gaussian direction whose every filter (the last axis of a kernel) has
-    the norm of the matching filter of θ; biases and other 1-D weights get zero."""
+    the norm of the matching filter of θ; biases and other 1-D weights (batch-norm scales and offsets)
+    get zero. Accepts any Keras model; returns float64 arrays shaped like `model.trainable_weights`."""
     rng = np.random.default_rng(seed)
     direction = []
     for w in model.trainable_weights:
@@ -107,8 +100,14 @@ def _steps(steps) -> np.ndarray:
     return np.linspace(-1.0, 1.0, steps) if np.isscalar(steps) else np.asarray(steps, dtype=np.float64)
 
 
-def surface_1d(model, x, y, direction, steps=21, loss=None, center=None) -> dict:
-    """{"alpha", "loss"}: the loss at center + α·direction (center defaults to θ)."""
+def surface_1d(model, x, y=None, direction=None, steps=21, loss=None, center=None, *, sample_weight=None) -> dict:
+    """{"alpha", "loss", "precision"}: the loss at center + α·direction (center defaults to θ), for α in
+    `steps` (a count of points in [-1, 1], or the values). direction, center: flat vectors [P] or lists of
+    weight arrays (e.g. `filter_normalized_direction`). Data: arrays, or a batch source as x
+    (`hwutils.measures`); with a batch source pass direction by name. θ is restored afterwards."""
+    data = batches.of(x, y, sample_weight)  # first: a direction passed where y goes is reported as such
+    if direction is None:
+        raise TypeError("surface_1d needs a direction")
     obj = _objective(model, loss)
     theta = obj.get_flat()
     origin = theta if center is None else _as_flat(center, obj)
@@ -118,15 +117,20 @@ def surface_1d(model, x, y, direction, steps=21, loss=None, center=None) -> dict
     try:
         for a in alphas:
             obj.set_flat(origin + a * d)
-            losses.append(obj.loss(x, y))
+            losses.append(obj.loss(data))
     finally:
         obj.set_flat(theta)
-    return {"alpha": alphas.tolist(), "loss": losses}
+    return {"alpha": alphas.tolist(), "loss": losses, "precision": obj.precision}
 
 
-def surface_2d(model, x, y, d1, d2, steps=21, loss=None, center=None, beta_steps=None) -> dict:
-    """{"alpha", "beta", "loss"}: loss[i][j] at center + alpha[i]·d1 + beta[j]·d2; the beta grid
-    is `beta_steps` when given, else the same as alpha's."""
+def surface_2d(model, x, y=None, d1=None, d2=None, steps=21, loss=None, center=None, beta_steps=None, *,
+               sample_weight=None) -> dict:
+    """{"alpha", "beta", "loss", "precision"}: loss[i][j] at center + alpha[i]·d1 + beta[j]·d2; the beta
+    grid is `beta_steps` when given, else the same as alpha's. Accepts what `surface_1d` accepts (with a
+    batch source pass d1 and d2 by name). θ is restored afterwards."""
+    data = batches.of(x, y, sample_weight)
+    if d1 is None or d2 is None:
+        raise TypeError("surface_2d needs two directions d1 and d2")
     obj = _objective(model, loss)
     theta = obj.get_flat()
     origin = theta if center is None else _as_flat(center, obj)
@@ -138,10 +142,10 @@ def surface_2d(model, x, y, d1, d2, steps=21, loss=None, center=None, beta_steps
         for i, a in enumerate(alphas):
             for j, b in enumerate(betas):
                 obj.set_flat(origin + a * u + b * v)
-                grid[i, j] = obj.loss(x, y)
+                grid[i, j] = obj.loss(data)
     finally:
         obj.set_flat(theta)
-    return {"alpha": alphas.tolist(), "beta": betas.tolist(), "loss": grid.tolist()}
+    return {"alpha": alphas.tolist(), "beta": betas.tolist(), "loss": grid.tolist(), "precision": obj.precision}
 
 
 def perturbation_curve(model, x, y, sigmas: Sequence[float], samples: int = 10, seed: int = 0, loss=None,
@@ -340,3 +344,10 @@ def local_rise(losses, alphas, at: float, delta: float) -> float:
         raise ValueError(f"α = {at} ± {delta} must lie inside the grid [{alphas.min()}, {alphas.max()}] (delta > 0)")
     below, centre, above = np.interp([at - delta, at, at + delta], alphas, losses)
     return float((below + above) / 2 - centre)
+
+
+def line_summary(losses, alphas, delta: float) -> dict:
+    """The interpolation curve between two minima in three numbers: its `chord_barrier`, and the
+    `local_rise` a step |Δα| = delta either side of each end (rise_a at α = 0, rise_b at α = 1)."""
+    return {"barrier": chord_barrier(losses, alphas), "rise_a": local_rise(losses, alphas, 0.0, delta),
+            "rise_b": local_rise(losses, alphas, 1.0, delta)}

@@ -2,15 +2,36 @@
 
 Definitions are those of the design document: θ is every trainable weight flattened in
 `model.trainable_weights` order, L the compiled loss averaged over the given samples.
+
+Any compiled Keras model — functional, Sequential or subclassed; several inputs; one loss, or a list or
+dict of them with `loss_weights`; sample weights; regularisation (`model.losses`). L is the one loss
+definition of `hwutils.loss`: the loss `model.evaluate` reports, with the model in inference mode
+(`training=False`: BatchNormalization uses its moving statistics, Dropout is the identity), computed in
+the model's own precision.
+
+Any batched data. Every measure of a loss takes `x, y=None, ..., sample_weight=None`: arrays (one array
+or a list/dict of them, as `model.fit` takes them), or a source of batches given as x alone — a
+tf.data.Dataset, a keras.utils.PyDataset, a callable returning an iterable of (x, y) or (x, y,
+sample_weight) batches, a list of such batches, a generator (kept in memory up to a bound: see
+`hwutils.batches`). The data are read batch by batch in chunks of at most `chunk_size` samples, so the
+result is the full-data mean whatever the batching and memory is bounded by one chunk.
+
+Every result is the value it always was (a float, a float64 array, a (nodes, weights) pair) carrying
+`.precision`, the dtype the loss and its derivatives were computed in (float32 for a float32 model,
+though stored as float64), and, for estimates, what they were estimated with (`hwutils.results`).
 """
 from __future__ import annotations
 
 import weakref
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-from .objective import Objective, chunks
+from . import batches
+from .loss import forward_precision, narrowest
+from .objective import Objective
+from .results import Density, Scalar, Values
 
 MAX_EXACT_PARAMS = 5000
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -27,25 +48,38 @@ def objective(model, loss=None, chunk_size: int = 1024) -> Objective:
     return per_model[key]
 
 
-def gradient_norm(model, x, y, loss=None, chunk_size: int = 1024) -> float:
-    """‖∇θ L‖₂ over all samples."""
-    _, grad = objective(model, loss, chunk_size).loss_and_gradient(x, y)
-    return float(np.linalg.norm(grad))
+def precision(model, loss=None) -> str:
+    """The floating dtype the loss measures of `model` compute in, e.g. "float32" (`hwutils.loss`)."""
+    return objective(model, loss).precision
 
 
-def hessian(model, x, y, loss=None, chunk_size: int = 1024, max_params: int = MAX_EXACT_PARAMS) -> np.ndarray:
-    """The exact Hessian ∇²θ L, float64 and symmetric, shape (P, P)."""
+def gradient_norm(model, x, y=None, loss=None, chunk_size: int = 1024, *, sample_weight=None) -> float:
+    """‖∇θ L‖₂ over all samples. Data: arrays, or a batch source as x (module docstring).
+    Returns a float (`results.Scalar`) with `.precision`."""
+    obj = objective(model, loss, chunk_size)
+    _, grad = obj.loss_and_gradient(x, y, sample_weight)
+    return Scalar(np.linalg.norm(grad), precision=obj.precision)
+
+
+def hessian(model, x, y=None, loss=None, chunk_size: int = 1024, max_params: int = MAX_EXACT_PARAMS, *,
+            sample_weight=None) -> np.ndarray:
+    """The exact Hessian ∇²θ L, symmetric, shape (P, P), for P ≤ max_params. Data: arrays, or a batch
+    source as x. Returns a float64 array (`results.Values`) whose `.precision` says what it was computed
+    in: a float32 model's Hessian is computed in float32 and stored as float64 (build the model in
+    float64 for a float64 Hessian)."""
     obj = objective(model, loss, chunk_size)
     if obj.n_params > max_params:
         raise ValueError(f"the model has {obj.n_params} parameters, above the exact-Hessian limit {max_params} "
                          f"(a {obj.n_params}² matrix); use the matrix-free hvp, top_eigenvalues, hessian_trace "
                          f"or spectral_density, or raise max_params")
-    return obj.hessian(x, y)
+    return Values(obj.hessian(x, y, sample_weight=sample_weight), precision=obj.precision)
 
 
-def hessian_eigenvalues(model, x, y, loss=None, chunk_size: int = 1024) -> np.ndarray:
-    """All eigenvalues of the exact Hessian, ascending."""
-    return np.linalg.eigvalsh(hessian(model, x, y, loss, chunk_size))
+def hessian_eigenvalues(model, x, y=None, loss=None, chunk_size: int = 1024, *, sample_weight=None) -> np.ndarray:
+    """All eigenvalues of the exact Hessian, ascending: LAPACK's float64 eigvalsh of `hessian`. Returns a
+    float64 array with `.precision` (that of the Hessian)."""
+    h = hessian(model, x, y, loss, chunk_size, sample_weight=sample_weight)
+    return Values(np.linalg.eigvalsh(np.asarray(h)), precision=h.precision)
 
 
 def unit_roundoff(dtype) -> float:
@@ -187,53 +221,82 @@ def dense_relu_widths(model) -> list[int] | None:
     return [int(layers[0].kernel.shape[0])] + [int(l.units) for l in layers]
 
 
-def minimal_ratio(model, x, y, loss=None) -> float:
+def minimal_ratio(model, x, y=None, loss=None, *, sample_weight=None) -> float:
     """Fraction of Hessian eigenvalues that are positive, λ > τ (`critical_point_spectrum`): the
-    band from rounding in the model's dtype and, for a dense ReLU chain, from the remaining gradient."""
+    band from rounding in the precision the Hessian was computed in and, for a dense ReLU chain, from the
+    remaining gradient. Data: arrays, or a batch source as x. Returns a float with `.precision`."""
+    data = batches.of(x, y, sample_weight)
     obj = objective(model, loss)
-    _, grad = obj.loss_and_gradient(x, y)
-    return critical_point_spectrum(hessian(model, x, y, loss), grad, obj.get_flat(), dense_relu_widths(model),
-                                   obj.dtype)["minimal_ratio"]
+    _, grad = obj.loss_and_gradient(data)
+    value = critical_point_spectrum(hessian(model, data, loss=loss), grad, obj.get_flat(), dense_relu_widths(model),
+                                    obj.precision)["minimal_ratio"]
+    return Scalar(value, precision=obj.precision)
 
 
-def hvp(model, x, y, v, loss=None, chunk_size: int = 1024) -> np.ndarray:
-    """Hessian-vector product H v without forming H (double backpropagation)."""
-    return objective(model, loss, chunk_size).hvp(x, y, np.asarray(v, dtype=np.float64))
-
-
-def _operator(model, x, y, loss, chunk_size):
-    from scipy.sparse.linalg import LinearOperator
+def hvp(model, x, y=None, v=None, loss=None, chunk_size: int = 1024, *, sample_weight=None) -> np.ndarray:
+    """Hessian-vector product H v without forming H (double backpropagation). v: a vector [P] in θ's
+    layout. Data: arrays, or a batch source as x. Returns a float64 array [P] with `.precision`."""
     obj = objective(model, loss, chunk_size)
-    return LinearOperator((obj.n_params, obj.n_params), matvec=lambda v: obj.hvp(x, y, np.ravel(v)),
-                          dtype=np.float64), obj.n_params
+    return Values(obj.hvp(x, y, np.asarray(v, dtype=np.float64), sample_weight), precision=obj.precision)
 
 
-def top_eigenvalues(model, x, y, k: int = 1, loss=None, tol: float = 1e-6, seed: int = 0,
-                    chunk_size: int = 1024) -> np.ndarray:
-    """The k Hessian eigenvalues of largest magnitude (implicitly restarted Lanczos on
-    Hessian-vector products), ordered by decreasing magnitude."""
+def _operator(obj, data):
+    """H as a SciPy LinearOperator on `data`, and a one-element list counting its products."""
+    from scipy.sparse.linalg import LinearOperator
+    count = [0]
+
+    def matvec(v):
+        count[0] += 1
+        return obj.hvp(data, v=np.ravel(v))
+    return LinearOperator((obj.n_params, obj.n_params), matvec=matvec, dtype=np.float64), count
+
+
+EIGEN_ORDER = {"LA": lambda v: -v, "SA": lambda v: v, "LM": lambda v: -np.abs(v)}
+
+
+def top_eigenvalues(model, x, y=None, k: int = 1, loss=None, tol: float = 1e-6, seed: int = 0,
+                    chunk_size: int = 1024, *, which: str = "LA", maxiter: int | None = None,
+                    sample_weight=None) -> np.ndarray:
+    """k Hessian eigenvalues from one end of the spectrum, by implicitly restarted Lanczos (ARPACK's
+    eigsh) on Hessian-vector products, H never formed:
+    which="LA" the k largest, λ_max first (descending); "SA" the k smallest, most negative first
+    (ascending); "LM" the k of largest magnitude, by decreasing |λ| (a large negative eigenvalue can come
+    first). `maxiter` bounds ARPACK's restarts (None: its default, 10·P); `tol` is its relative accuracy;
+    scipy's ArpackNoConvergence is raised when the budget runs out. Data: arrays, or a batch source as x.
+    Returns a float64 array [k] with `.precision`, `.which` and `.hvps` (Hessian-vector products used)."""
     from scipy.sparse.linalg import eigsh
-    op, p = _operator(model, x, y, loss, chunk_size)
+    if which not in EIGEN_ORDER:
+        raise ValueError(f"which must be one of {sorted(EIGEN_ORDER)}, got {which!r}")
+    obj = objective(model, loss, chunk_size)
+    p = obj.n_params
     if k >= p:
         raise ValueError(f"k={k} must be smaller than the number of parameters {p}; use hessian_eigenvalues")
+    op, count = _operator(obj, batches.of(x, y, sample_weight))
     v0 = np.random.default_rng(seed).standard_normal(p)
-    values = eigsh(op, k=k, which="LM", tol=tol, v0=v0, return_eigenvectors=False)
-    return values[np.argsort(-np.abs(values))]
+    values = eigsh(op, k=k, which=which, tol=tol, v0=v0, maxiter=maxiter, return_eigenvectors=False)
+    return Values(values[np.argsort(EIGEN_ORDER[which](values), kind="stable")], precision=obj.precision,
+                  which=which, hvps=count[0])
 
 
-def hessian_trace(model, x, y, samples: int = 100, seed: int = 0, loss=None, chunk_size: int = 1024) -> float:
-    """Hutchinson's estimator: the mean of vᵀHv over Rademacher vectors v."""
+def hessian_trace(model, x, y=None, samples: int = 100, seed: int = 0, loss=None, chunk_size: int = 1024, *,
+                  sample_weight=None) -> float:
+    """Hutchinson's estimator of tr H: the mean of vᵀHv over `samples` Rademacher vectors v. Data: arrays,
+    or a batch source as x. Returns a float with `.se` (the standard error: the sample standard deviation
+    of vᵀHv over the probes / √samples; NaN for one probe), `.probes` and `.precision`."""
     obj = objective(model, loss, chunk_size)
+    data = batches.of(x, y, sample_weight)
     rng = np.random.default_rng(seed)
     estimates = []
     for _ in range(samples):
         v = rng.choice([-1.0, 1.0], size=obj.n_params)
-        estimates.append(float(v @ obj.hvp(x, y, v)))
-    return float(np.mean(estimates))
+        estimates.append(float(v @ obj.hvp(data, v=v)))
+    se = float(np.std(estimates, ddof=1) / np.sqrt(samples)) if samples > 1 else float("nan")
+    return Scalar(np.mean(estimates), se=se, probes=int(samples), precision=obj.precision)
 
 
 def lanczos(matvec, p: int, steps: int, v0: np.ndarray):
-    """`steps` Lanczos iterations with full reorthogonalisation: (alpha, beta) of the tridiagonal."""
+    """`steps` Lanczos iterations with full reorthogonalisation: (alpha, beta) of the tridiagonal; fewer
+    when the Krylov space is exhausted (len(alpha) is the number of steps run)."""
     q = v0 / np.linalg.norm(v0)
     basis, alpha, beta = [q], [], []
     for j in range(min(steps, p)):
@@ -249,72 +312,122 @@ def lanczos(matvec, p: int, steps: int, v0: np.ndarray):
     return np.array(alpha), np.array(beta[: len(alpha) - 1])
 
 
-def spectral_density(model, x, y, steps: int = 30, vectors=5, seed: int = 0, loss=None,
-                     chunk_size: int = 1024):
+def spectral_density(model, x, y=None, steps: int = 30, vectors=5, seed: int = 0, loss=None,
+                     chunk_size: int = 1024, *, sample_weight=None):
     """Stochastic Lanczos quadrature: nodes and weights (summing to one) of the eigenvalue density.
 
     `vectors` is the number of Rademacher probes, or the probes themselves as an array [k, P].
     Each probe v contributes the Ritz values of its Lanczos tridiagonal as nodes, weighted by the
     squared first components of the tridiagonal's eigenvectors (over k): with full steps these are
-    the eigenvalues λ_i of H and (q_iᵀv)²/‖v‖², so Σ w f(node) estimates trace f(H) / P."""
+    the eigenvalues λ_i of H and (q_iᵀv)²/‖v‖², so Σ w f(node) estimates trace f(H) / P.
+    Data: arrays, or a batch source as x. Returns the pair (nodes, weights), sorted by node
+    (`results.Density`: `.nodes`, `.weights`), with `.probes` (k), `.steps` (the steps asked for),
+    `.lanczos_steps` (the steps each probe ran: fewer where its Krylov space was exhausted) and
+    `.precision`."""
     obj = objective(model, loss, chunk_size)
+    data = batches.of(x, y, sample_weight)
     if np.ndim(vectors) == 0:
         rng = np.random.default_rng(seed)
         probes = rng.choice([-1.0, 1.0], size=(int(vectors), obj.n_params))
     else:
         probes = np.asarray(vectors, dtype=np.float64).reshape(-1, obj.n_params)
-    nodes, weights = [], []
+    nodes, weights, used = [], [], []
     for v in probes:
-        alpha, beta = lanczos(lambda u: obj.hvp(x, y, u), obj.n_params, steps, v)
+        alpha, beta = lanczos(lambda u: obj.hvp(data, v=u), obj.n_params, steps, v)
         t = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
         ritz, vecs = np.linalg.eigh(t)
         nodes.append(ritz)
         weights.append(vecs[0] ** 2 / len(probes))  # first row: each eigenvector's weight on q_1 = v/‖v‖
+        used.append(len(alpha))
     nodes, weights = np.concatenate(nodes), np.concatenate(weights)
     order = np.argsort(nodes)
-    return nodes[order], weights[order]
+    return Density(nodes[order], weights[order], probes=len(probes), steps=int(steps), lanczos_steps=used,
+                   precision=obj.precision)
 
 
-def _jacobian_norms_fn(model, dtype, feature_shape):
-    """The traced per-point ‖∂f(x)/∂x‖_F of `model`, cached per model, dtype and input shape; the
-    batch dimension of its signature is None, so every batch size reuses one trace."""
-    key = ("sensitivity", str(dtype), tuple(feature_shape))
+def _jacobian_norms_fn(model, batch_x, wrt: tuple):
+    """The traced per-point ‖∂f(x)/∂x‖_F of `model` with respect to the input leaves `wrt` (positions in
+    keras.tree.flatten(x)), cached per model, input signature and `wrt`; the batch dimension of its signature
+    is None, so every batch size reuses one trace."""
+    key = ("sensitivity", batches.signature_key(batch_x), wrt)
     per_model = _CACHE.setdefault(model, {})
     if key not in per_model:
         def jacobian_norms(xb):
-            with tf.GradientTape() as tape:
-                tape.watch(xb)
+            leaves = keras.tree.flatten(xb)
+            with tf.GradientTape(persistent=True) as tape:
+                for i in wrt:
+                    tape.watch(leaves[i])
                 out = model(xb, training=False)
-            jac = tape.batch_jacobian(out, xb)
-            return tf.sqrt(tf.reduce_sum(tf.reshape(jac, [tf.shape(jac)[0], -1]) ** 2, axis=1))
-        per_model[key] = tf.function(jacobian_norms, input_signature=[tf.TensorSpec([None, *feature_shape], dtype)])
+            squares = []  # one squared Frobenius norm per (output, input) pair, per point
+            for o in tf.nest.flatten(out):
+                for i in wrt:
+                    jac = tape.batch_jacobian(o, leaves[i])
+                    squares.append(tf.cast(tf.reduce_sum(tf.reshape(jac, [tf.shape(jac)[0], -1]) ** 2, axis=1),
+                                           tf.float64))
+            return tf.sqrt(tf.add_n(squares))
+        per_model[key] = tf.function(jacobian_norms, input_signature=[batches.signature(batch_x)])
     return per_model[key]
 
 
-def sensitivity(model, x, per_sample: bool = False, chunk_size: int = 256):
+def _differentiated_inputs(batch_x, inputs) -> tuple:
+    """Positions in keras.tree.flatten(x) of the inputs `sensitivity` differentiates: the named ones (dict
+    keys or list positions), else every floating input."""
+    flat = batches.leaves_with_paths(batch_x)
+    if inputs is None:
+        wrt = tuple(i for i, (_, leaf) in enumerate(flat) if tf.as_dtype(leaf.dtype).is_floating)
+    else:
+        paths = [path for path, _ in flat]
+        wanted = [str(n) for n in ([inputs] if isinstance(inputs, (str, int)) else inputs)]
+        missing = [n for n in wanted if n not in paths]
+        if missing:
+            raise ValueError(f"inputs {missing} are not among the model's inputs {paths}")
+        wrt = tuple(paths.index(n) for n in wanted)
+    if not wrt:
+        raise ValueError("no floating input to differentiate with respect to")
+    return wrt
+
+
+def sensitivity(model, x, per_sample: bool = False, chunk_size: int = 256, *, inputs=None):
     """Novak et al. (2018): mean over input points of ‖∂f(x)/∂x‖_F, f the model's output (class
-    probabilities for a softmax model). Each point's Jacobian is its own, so the value does not
-    depend on how the points are grouped into batches. Traced once per model and input shape."""
-    dtype = tf.as_dtype(model.inputs[0].dtype if getattr(model, "inputs", None) else "float32")
-    x = np.asarray(x)
-    fn = _jacobian_norms_fn(model, dtype.name, x.shape[1:])
-    norms = np.concatenate([np.asarray(fn(tf.convert_to_tensor(x[a:b], dtype=dtype)), dtype=np.float64)
-                            for a, b in chunks(len(x), chunk_size)])
-    return norms if per_sample else float(norms.mean())
+    probabilities for a softmax model), in inference mode. Each point's Jacobian is its own, so the value
+    does not depend on how the points are grouped into batches. Traced once per model and input shape.
+
+    Several inputs or outputs: the Frobenius norm of the Jacobian of all outputs with respect to all
+    floating inputs together, √(Σ_o Σ_j ‖∂f_o/∂x_j‖_F²) — the single-input definition applied to the
+    concatenated inputs and outputs; integer inputs (token ids) have no derivative and are left out;
+    `inputs` (a dict key or list position, or a list of them) differentiates with respect to those only.
+
+    x: the inputs as arrays (one array, or a list/dict of them), or a batch source (module docstring)
+    whose batches' x are used (targets ignored). Returns the mean, a float with `.precision` and
+    `.points`, or with per_sample=True each point's norm, a float64 array [N] with `.precision`."""
+    norms, dtypes = [], []
+    for source_batch in batches.of(x):
+        for batch in batches.split(source_batch, chunk_size):
+            batch_x = batch[0]
+            wrt = _differentiated_inputs(batch_x, inputs)
+            fn = _jacobian_norms_fn(model, batch_x, wrt)
+            norms.append(np.asarray(fn(batch_x), dtype=np.float64))
+            dtypes = [keras.tree.flatten(batch_x)[i].dtype for i in wrt]
+    norms = np.concatenate(norms)
+    used = narrowest([forward_precision(model), *dtypes])
+    return Values(norms, precision=used) if per_sample else Scalar(norms.mean(), precision=used, points=len(norms))
 
 
-def sharpness(model, x, y, epsilon: float = 1e-3, subspace_dim: int | None = None, seed: int = 0,
-              maxiter: int = 10, loss=None, chunk_size: int = 1024, return_maximizer: bool = False):
+def sharpness(model, x, y=None, epsilon: float = 1e-3, subspace_dim: int | None = None, seed: int = 0,
+              maxiter: int = 10, loss=None, chunk_size: int = 1024, return_maximizer: bool = False, *,
+              sample_weight=None):
     """Keskar et al. (2017): φ = 100·(max_{z∈C_ε} L(θ+z) − L(θ)) / (1 + L(θ)), the box
     C_ε = {z : |z_i| ≤ ε(|θ_i| + 1)} (in a random subspace z = A y when subspace_dim is given,
     with |y_i| ≤ ε(|(A⁺θ)_i| + 1)). The maximum is the value L-BFGS-B (box bounds, `maxiter`
     iterations) reaches from a random point of the box, or L(θ) itself (z = 0 lies in the box)
-    should that be higher. With return_maximizer, returns (φ, z) with z the maximiser in the full
-    parameter space. The model's weights are restored afterwards."""
+    should that be higher. Data: arrays, or a batch source as x. Returns φ, a float with `.precision`
+    and `.epsilon`; with return_maximizer, (φ, z) with z the maximiser in the full parameter space
+    (float64 [P]). The model's weights are restored afterwards."""
     from scipy.optimize import minimize
     if epsilon < 0:
         raise ValueError(f"epsilon must be ≥ 0, got {epsilon}")
     obj = objective(model, loss, chunk_size)
+    data = batches.of(x, y, sample_weight)
     theta = obj.get_flat()
     rng = np.random.default_rng(seed)
     if subspace_dim is None:
@@ -329,11 +442,11 @@ def sharpness(model, x, y, epsilon: float = 1e-3, subspace_dim: int | None = Non
 
     def negative_loss(z):
         obj.set_flat(theta + full(z))
-        value, grad = obj.loss_and_gradient(x, y)
+        value, grad = obj.loss_and_gradient(data)
         return -value, -(grad if basis is None else basis.T @ grad)
 
     try:
-        base = obj.loss_and_gradient(x, y)[0]  # the function the optimiser evaluates: ε = 0 gives 0 exactly
+        base = obj.loss_and_gradient(data)[0]  # the function the optimiser evaluates: ε = 0 gives 0 exactly
         result = minimize(negative_loss, rng.uniform(-bound, bound), jac=True, method="L-BFGS-B",
                           bounds=np.stack([-bound, bound], 1), options={"maxiter": maxiter})
     finally:
@@ -341,7 +454,7 @@ def sharpness(model, x, y, epsilon: float = 1e-3, subspace_dim: int | None = Non
     peak, z = -float(result.fun), full(np.asarray(result.x, dtype=np.float64))
     if peak < base:
         peak, z = base, np.zeros(obj.n_params)
-    phi = float(100.0 * (peak - base) / (1.0 + base))
+    phi = Scalar(100.0 * (peak - base) / (1.0 + base), precision=obj.precision, epsilon=float(epsilon))
     return (phi, z) if return_maximizer else phi
 
 

@@ -223,3 +223,11 @@ def member_columns(model: keras.Model, m: int) -> np.ndarray:
     `theta[member_columns(model, m)]` is θ of `member(model, m)`."""
     pos = _positions(model)
     return np.concatenate([np.arange(*pos[id(v)]) for v in model.get_layer(f"member_{m}").trainable_weights])
+
+
+def copy(model: keras.Model) -> keras.Model:
+    """A copy of a Sequential or functional model with its current weights (uncompiled): changing one does
+    not change the other."""
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return twin

@@ -1,8 +1,10 @@
 """build/report/index.html: the report as one page, from each notebook's results.json.
 
 The page opens with every claim of every entry (section, statement and source, this run's effect
-[95% interval], p, n, the verdict coloured, and for an undecided claim why), each linked to its
-notebook's entry further down; then the sections with each entry's claims, figures and metadata.
+[95% interval], p, n, the verdict coloured, Holm's adjusted p and verdict over the whole family of the
+report's claims, and for an undecided claim why and how many seeds or runs would decide it), each linked to
+its notebook's entry further down; then the sections with each entry's claims, figures and metadata.
+The family with its adjusted p values is also written beside the page as claims.json.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import json
 from pathlib import Path
 
 from . import paths
-from .claims import effect_text, fmt_p
+from .claims import effect_text, fmt_p, holm, needed_text
 
 SECTIONS = {"1-1": "1-1 Deep vs Shallow", "1-2": "1-2 Optimization", "1-3": "1-3 Generalization"}
 STYLE = """
@@ -40,15 +42,37 @@ def _verdict_html(verdict: str) -> str:
 
 
 def _claim_cells(c: dict) -> str:
-    """effect [interval] unit, p, n, verdict, and the note (why, for an undecided claim; control beside it)."""
+    """effect [interval] unit, p, n, verdict, Holm's p and verdict (when the family was adjusted), what would
+    decide it (n_needed, for an undecided claim) and the note (why; the control beside it)."""
     note = c.get("note") or ""
     if c.get("control"):
         note = f"control: {c['control']}" + (f"; {note}" if note else "")
+    if c.get("holm_note"):
+        note = f"{note}; Holm: {c['holm_note']}" if note else f"Holm: {c['holm_note']}"
     if c.get("verdict") not in ("reproduced", "contradicted") and not note:
         note = "no reason recorded"
+    family = ""
+    if "holm_p" in c:
+        family = (f'<td class="holm">{html.escape(fmt_p(c.get("holm_p")))}</td>'
+                  f"<td>{_verdict_html(c.get('holm_verdict', 'inconclusive'))}</td>")
     return (f"<td>{html.escape(effect_text(c))}</td><td>{html.escape(fmt_p(c.get('p')))}</td>"
             f"<td>{html.escape(str(c.get('n', '')))}</td><td>{_verdict_html(c.get('verdict', 'inconclusive'))}</td>"
-            f'<td class="why">{html.escape(note)}</td>')
+            f'{family}<td class="needed">{html.escape(needed_text(c))}</td><td class="why">{html.escape(note)}</td>')
+
+
+def family(rows: list[tuple]) -> list[dict]:
+    """Every claim of the report run, Holm-adjusted over all of them (`claims.holm`), in report order, each
+    with the `entry` it belongs to; the entries' results get their claims replaced by the adjusted ones."""
+    flat = [(entry, c) for entry, _, _, results in rows for c in ((results or {}).get("claims") or [])]
+    adjusted = holm([c for _, c in flat])
+    out, by_entry = [], {}
+    for (entry, _), c in zip(flat, adjusted):
+        out.append({**c, "entry": entry.id})
+        by_entry.setdefault(entry.id, []).append(c)
+    for entry, _, _, results in rows:
+        if results and results.get("claims"):
+            results["claims"] = by_entry[entry.id]
+    return out
 
 
 def _load_results(entry, outcome, build: Path) -> tuple[str, str, dict | None]:
@@ -67,7 +91,7 @@ def claims_table(rows: list[tuple], profile: str | None = None) -> str:
     """The page's opening table: one row per claim of every entry, linked to the entry's anchor.
 
     `rows` are (entry, status css, status label, results or None) in report order."""
-    body, counts = [], {v: 0 for v in VERDICTS}
+    body, counts, after = [], {v: 0 for v in VERDICTS}, {v: 0 for v in VERDICTS}
     for entry, css, label, results in rows:
         link = f'<a href="#{html.escape(entry.id)}">{html.escape(entry.id)}</a>'
         claims = (results or {}).get("claims") or []
@@ -75,21 +99,30 @@ def claims_table(rows: list[tuple], profile: str | None = None) -> str:
             why = {"failed": "the notebook failed: no claims", "missing": "not run: no claims"}.get(
                 css, "this run recorded no claims")
             body.append(f"<tr><td>{html.escape(_section(entry.stem))}</td><td>{link}</td>"
-                        f'<td colspan="6" class="why">{html.escape(why)}</td></tr>')
+                        f'<td colspan="9" class="why">{html.escape(why)}</td></tr>')
             continue
         for c in claims:
             v = c.get("verdict", "inconclusive")
             counts[v if v in counts else "inconclusive"] += 1
+            h = c.get("holm_verdict", "inconclusive")
+            after[h if h in after else "inconclusive"] += 1
             source = f' <span class="meta">({html.escape(str(c.get("source", "")))})</span>' if c.get("source") else ""
             body.append(f'<tr class="claim" data-id="{html.escape(str(c.get("id", "")))}">'
                         f"<td>{html.escape(_section(entry.stem))}</td><td>{link}</td>"
                         f"<td>{html.escape(str(c.get('statement', '')))}{source}</td>{_claim_cells(c)}</tr>")
     total = sum(counts.values())
-    summary = (f"<p class='meta'>{total} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ". "
-               "Reproduced: the effect goes the claimed way and its 95% interval excludes no effect; "
-               "contradicted: it excludes no effect the other way; inconclusive: otherwise, and the note says why.</p>")
+    headline = (f"<p class='headline'><b>{counts['reproduced']} reproduced, {counts['contradicted']} contradicted, "
+                f"{counts['inconclusive']} inconclusive</b> of {total} claims; after Holm over all {total}: "
+                f"<b>{after['reproduced']} reproduced, {after['contradicted']} contradicted</b>.</p>")
+    summary = (headline + "<p class='meta'>Reproduced: the effect goes the claimed way and its 95% interval excludes "
+               "no effect; contradicted: it excludes no effect the other way; inconclusive: otherwise, and the note "
+               "says why. Holm p: each claim's two-sided p adjusted over every claim of this report run (a claim "
+               "without a p counts as 1), so that the chance of any false decision in the family stays at 5%; "
+               "after Holm: the verdict where the adjusted p ≤ 0.05. n needed: the seeds or runs at which the "
+               "claim's own test would decide with 80% power, if the effect and spread were as measured (a planning "
+               "estimate; from the interval's far end to the estimate).</p>")
     head = "".join(f"<th>{h}</th>" for h in ("section", "notebook", "claim (source)", "this run: effect [95% interval]",
-                                             "p", "n", "verdict", "note"))
+                                             "p", "n", "verdict", "Holm p", "after Holm", "n needed", "note"))
     return (f'<h2 id="claims">Claims</h2>{summary}<table class="claims"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
 
@@ -115,7 +148,9 @@ def _entry_html(entry, outcome, loaded: tuple | None = None) -> str:
             rows = "".join(f"<tr><td>{html.escape(str(c.get('statement', '')))}</td>"
                            f"<td>{html.escape(str(c.get('source', '')))}</td>{_claim_cells(c)}</tr>"
                            for c in results["claims"])
+            has_holm = any("holm_p" in c for c in results["claims"])
             head = "".join(f"<th>{h}</th>" for h in ("claim", "source", "effect [95% interval]", "p", "n", "verdict",
+                                                     *(("Holm p", "after Holm") if has_holm else ()), "n needed",
                                                      "note"))
             parts.append(f"<p><b>Claims</b></p><table class='claims'><thead><tr>{head}</tr></thead>"
                          f"<tbody>{rows}</tbody></table>")
@@ -146,6 +181,8 @@ def _entry_html(entry, outcome, loaded: tuple | None = None) -> str:
 def write_page(path: Path, entries, outcomes: dict, profile: str) -> Path:
     entries = list(entries)
     loaded = {e.id: _load_results(e, outcomes.get(e.id), paths.BUILD) for e in entries}
+    claims_family = family([(e, *loaded[e.id]) for e in entries])
+    (path.parent / "claims.json").write_text(json.dumps(claims_family, indent=1, allow_nan=False))
     body = [f"<h1>hw1 lab report</h1><p class='meta'>profile {html.escape(profile)}; "
             f"each section's claims are computed from its own run.</p>",
             claims_table([(e, *loaded[e.id]) for e in entries], profile)]

@@ -219,3 +219,24 @@ def history_array(histories, key: str, epochs: int | None = None):
         values = (h.get(key) or [])[:epochs]
         out[i, :len(values)] = values
     return out
+
+
+def epochs_to_level(curves, level: float):
+    """For each row of `curves` [runs, epochs] (a loss per epoch, NaN after a run stopped), the first
+    1-based epoch whose value is at or below `level`; NaN for a run that never got there (censored at the
+    epochs it trained, not dropped)."""
+    import numpy as np
+    c = np.asarray(curves, dtype=float)
+    below = c <= level  # NaN compares False
+    return np.where(below.any(axis=1), below.argmax(axis=1) + 1.0, np.nan)
+
+
+def scores(model, x, y, chunk: int = 2048) -> dict:
+    """Cross-entropy (probabilities clipped at 1e-7, as Keras does) and accuracy of a softmax classifier on
+    the whole of (x, y) at its current weights, from one forward pass in float64 (no compiled evaluation,
+    so it costs nothing to trace per model): {"loss", "accuracy"}."""
+    import numpy as np
+    p = np.concatenate([np.asarray(model(x[i:i + chunk], training=False), np.float64) for i in range(0, len(x), chunk)])
+    y = np.asarray(y).ravel()
+    return {"loss": float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-7)))),
+            "accuracy": float(np.mean(p.argmax(1) == y))}

@@ -229,7 +229,8 @@ def test_equivalence_inside_outside_straddling():
 
 
 def test_equivalence_reference_values():
-    """The 95% t interval and the TOST p, computed here from the formulas (not scipy's t tests)."""
+    """The 95% t interval and the TOST p on the two-sided scale (twice the larger one-sided p), computed here
+    from the formulas (not scipy's t tests); outside the margin, twice the p of lying beyond its edge."""
     x = 0.1 + 0.01 * noise(4, 14)
     target, margin = 0.1, 0.02
     c = claims.equivalence("e", "", "", x, target, margin)
@@ -238,8 +239,16 @@ def test_equivalence_reference_values():
     assert c.interval == pytest.approx((m - target - t975 * se, m - target + t975 * se))
     p_lower = stats.t.sf((m - (target - margin)) / se, n - 1)  # H0: mean ≤ target − margin
     p_upper = stats.t.cdf((m - (target + margin)) / se, n - 1)  # H0: mean ≥ target + margin
-    assert c.p == pytest.approx(max(p_lower, p_upper))
+    assert c.p == pytest.approx(min(1, 2 * max(p_lower, p_upper)))
     assert c.effect == pytest.approx(m - target)
+    x = 0.2 + 0.01 * noise(4, 14)  # wholly above the margin
+    c = claims.equivalence("e", "", "", x, target, margin)
+    n, m, se = len(x), x.mean(), x.std(ddof=1) / math.sqrt(len(x))
+    assert c.verdict == "contradicted" and c.p == pytest.approx(2 * stats.t.sf((m - (target + margin)) / se, n - 1))
+    for seed in range(40):  # p ≤ 0.05 exactly when decided
+        x = 0.1 + 0.015 * noise(5, 100 + seed) + 0.01 * (seed % 5)
+        c = claims.equivalence("e", "", "", x, target, margin)
+        assert (c.p <= 0.05) == (c.verdict != "inconclusive"), (seed, c.p, c.verdict)
 
 
 @pytest.mark.parametrize("n", [3, 5])
@@ -256,14 +265,14 @@ def test_equivalence_false_positive_at_the_margin(n):
 def test_against_null_p_effect_interval_direction():
     null = np.arange(99.0)  # 0..98, median 49
     c = claims.against_null("a", "", "", 120.0, null, control="circular shifts")
-    assert c.p == pytest.approx(1 / 100) and c.verdict == "reproduced" and c.n == 99
+    assert c.p == pytest.approx(2 / 100) and c.verdict == "reproduced" and c.n == 99  # two-sided: 2 × 1/100
     assert c.effect == pytest.approx(120 - 49) and c.control == "circular shifts"
     # k = (99 + 1) // 40 = 2: the 2nd largest (97) and 2nd smallest (1) null samples
     assert c.interval == pytest.approx((120 - 97, 120 - 1))
     c = claims.against_null("a", "", "", 120.0, null, direction=-1)
-    assert c.p == pytest.approx(1.0) and c.verdict == "contradicted"
+    assert c.p == pytest.approx(2 / 100) and c.verdict == "contradicted"
     c = claims.against_null("a", "", "", 49.0, null)
-    assert c.p == pytest.approx((1 + 50) / 100) and c.verdict == "inconclusive"
+    assert c.p == pytest.approx(1.0) and c.verdict == "inconclusive"  # 2 × min(51, 51)/100, capped
     c = claims.against_null("a", "", "", -5.0, null, direction=-1)
     assert c.verdict == "reproduced"
     c = claims.against_null("a", "", "", 120.0, np.arange(20.0))
@@ -273,15 +282,15 @@ def test_against_null_p_effect_interval_direction():
 
 
 def test_against_null_interval_p_and_verdict_agree():
-    """96 against 0..98: p = 4/100 = 0.04 > 0.025, so inconclusive, and the interval must include 0 (the
-    interpolated 97.5% quantile, np.quantile = 95.55, would have excluded it)."""
+    """96 against 0..98: one-sided 4/100 = 0.04 > 0.025 (two-sided p 0.08), so inconclusive, and the interval
+    must include 0 (the interpolated 97.5% quantile, np.quantile = 95.55, would have excluded it)."""
     null = np.arange(99.0)
     c = claims.against_null("a", "", "", 96.0, null)
-    assert c.p == pytest.approx(0.04) and c.verdict == "inconclusive"
+    assert c.p == pytest.approx(0.08) and c.verdict == "inconclusive"
     assert c.interval[0] <= 0 <= c.interval[1] and "within the null's central 95%" in c.note
     assert 96.0 - np.quantile(null, 0.975) > 0  # what the interpolated quantile would have said
     c = claims.against_null("a", "", "", 98.0, null)
-    assert c.p == pytest.approx(0.02) and c.verdict == "reproduced" and c.interval[0] > 0
+    assert c.p == pytest.approx(0.04) and c.verdict == "reproduced" and c.interval[0] > 0
     # every observed value, several N (39 is the smallest allowed), ties in the null, both directions
     rng = np.random.default_rng(15)
     for null in (np.arange(39.0), np.arange(99.0), np.arange(100.0), rng.integers(0, 20, 250).astype(float),
@@ -292,8 +301,10 @@ def test_against_null_interval_p_and_verdict_agree():
                 other = claims.against_null("a", "", "", obs, null, direction=-direction)
                 lo, hi = c.interval
                 claimed_side = lo > 0 if direction > 0 else hi < 0
-                assert (c.verdict == "reproduced") == (c.p <= 0.025) == claimed_side, (len(null), obs, direction)
-                assert (c.verdict == "contradicted") == (other.p <= 0.025) == (hi < 0 if direction > 0 else lo > 0)
+                toward = (obs - np.median(null)) * direction > 0  # the two-sided p is small on one side only
+                assert (c.verdict == "reproduced") == (c.p <= 0.05 and toward) == claimed_side, (len(null), obs)
+                assert (c.verdict == "contradicted") == (other.p <= 0.05 and not toward) == \
+                    (hi < 0 if direction > 0 else lo > 0)
                 if c.verdict == "inconclusive":
                     assert lo <= 0 <= hi
 

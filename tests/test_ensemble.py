@@ -332,3 +332,33 @@ def test_full_data_measures_in_chunks_agree_with_one_chunk_and_bound_memory():
     np.testing.assert_allclose(ens.gradient_norms(x, y, budget=small), ens.gradient_norms(x, y), rtol=1e-5)
     np.testing.assert_array_equal(ens.predict(x, budget=small), ens.predict(x))
     np.testing.assert_allclose(ens.losses(x, y, budget=small), whole["loss"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["mse", "sparse_categorical_crossentropy"])
+def test_per_member_orders_train_each_member_as_it_would_train_alone(loss):
+    """shuffle_seed with one seed per member: member m follows exactly the trajectory of a one-member
+    ensemble with the same initial weights trained on order seed m — and two architectures trained together
+    keep pairing member m with member m."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (70, 3)).astype("float32")
+    y = (np.sin(3 * x[:, :1]) if loss == "mse" else (x[:, 0] > 0).astype("int64") + (x[:, 1] > 0)).astype(
+        "float32" if loss == "mse" else "int64")
+    out = 1 if loss == "mse" else 3
+    seeds = [11, 12, 13]
+    group = [Ensemble([3, 6, out], 3, loss=loss, seed=1), Ensemble([3, 4, 4, out], 3, loss=loss, seed=2)]
+    alone = [[Ensemble(e.widths, 1, loss=loss, seed=9) for _ in seeds] for e in group]
+    for e, singles in zip(group, alone):
+        for m, single in enumerate(singles):
+            single.set_member_weights(0, e.member_weights(m))
+    hist = fit_group(group, x, y, epochs=4, batch_size=16, shuffle_seed=seeds, verbose=False)
+    for e, singles, h in zip(group, alone, hist):
+        for m, (single, s) in enumerate(zip(singles, seeds)):
+            h1 = single.fit(x, y, epochs=4, batch_size=16, shuffle_seed=s, verbose=False)
+            np.testing.assert_allclose(e.flat_weights()[m], single.flat_weights()[0], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(h["loss"][:, m], h1["loss"][:, 0], rtol=1e-5)
+    # the orders differ between members: a shared order gives other weights
+    shared = Ensemble([3, 6, out], 3, loss=loss, seed=1)
+    shared.fit(x, y, epochs=4, batch_size=16, shuffle_seed=11, verbose=False)
+    assert not np.allclose(shared.flat_weights()[1], group[0].flat_weights()[1])
+    with pytest.raises(ValueError, match="one seed per member"):
+        fit_group(group, x, y, epochs=1, batch_size=16, shuffle_seed=[1, 2], verbose=False)

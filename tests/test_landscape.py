@@ -3,9 +3,9 @@ import keras
 import numpy as np
 import pytest
 
-from hwutils import landscape
+from hwutils import batches, landscape
 from hwutils.objective import Objective
-from tests.helpers import mlp64, regression_data
+from tests.helpers import data_sources, mlp64, perturb, regression_data, subclassed_copy, two_input_data, two_input_model
 
 
 def classifier(seed, batchnorm=False):
@@ -336,3 +336,63 @@ def test_antithetic_pairs_cancel_the_gradient_term_exactly_on_a_quadratic():
     single = np.asarray(curve["losses"][1]) - base
     assert single.min() < 0 < single.max() or np.ptp(single) > 10 * np.ptp(pairs)
     assert landscape.perturbation_slope(curve, base, points=1)["draws"] == [3]
+
+
+# ------------------------------------------------------------------ any compiled model, any batched data (issue 22)
+def _mixed(a, b, alpha):
+    """The weights of θ(α), batch-norm moving statistics included (a moving variance clipped at 0)."""
+    return [np.maximum(w, 0) if "moving_variance" in v.path else w
+            for w, v in zip([(1 - alpha) * u + alpha * w for u, w in zip(a.get_weights(), b.get_weights())], a.weights)]
+
+
+@pytest.mark.parametrize("subclassed", [False, True])
+def test_interpolate_reports_the_objectives_loss_at_the_mixed_weights_of_two_input_models(subclassed):
+    from hwutils import measures
+    a, b, probe = two_input_model(seed=0), two_input_model(seed=3), two_input_model(seed=5)
+    if subclassed:  # interpolation without clone_model, which cannot copy a subclassed model
+        a, b, probe = subclassed_copy(a), subclassed_copy(b), subclassed_copy(probe)
+    x, y, sw = two_input_data()
+    before = [w.copy() for w in a.get_weights()]
+    alphas = [-0.5, 0.0, 0.3, 1.0, 1.5]  # 1.5: a moving variance would go negative unclipped
+    out = landscape.interpolate(a, b, alphas, {"train": (x, y, sw), "stream": data_sources(x, y, sw)["dataset"]})
+    assert out["precision"] == "float64" and "train_accuracy" not in out  # two outputs: no single accuracy
+    for i, alpha in enumerate(alphas):
+        probe.set_weights(_mixed(a, b, alpha))
+        expected = measures.objective(probe).loss(x, y, sw)  # the same loss definition, another model
+        assert out["train_loss"][i] == pytest.approx(expected, rel=1e-12)
+        assert out["stream_loss"][i] == pytest.approx(expected, rel=1e-10)
+    assert out["train_loss"][1] == pytest.approx(measures.objective(a).loss(x, y, sw), rel=1e-12)
+    for u, v in zip(before, a.get_weights()):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_surfaces_and_noise_curve_on_batched_data_agree_with_arrays():
+    model = two_input_model()
+    x, y, sw = two_input_data()
+    d1 = landscape.filter_normalized_direction(model, seed=0)
+    d2 = landscape.filter_normalized_direction(model, seed=1)
+    line = landscape.surface_1d(model, x, y, d1, [-0.5, 0.0, 0.5], sample_weight=sw)
+    plane = landscape.surface_2d(model, x, y, d1, d2, [-0.5, 0.5], sample_weight=sw)
+    noise = landscape.perturbation_curve(model, batches.of(x, y, sw), None, [0.0, 0.1], samples=2)
+    for form, source in data_sources(x, y, sw).items():
+        np.testing.assert_allclose(landscape.surface_1d(model, source, direction=d1, steps=[-0.5, 0.0, 0.5])["loss"],
+                                   line["loss"], rtol=1e-10, err_msg=form)
+        np.testing.assert_allclose(landscape.surface_2d(model, source, d1=d1, d2=d2, steps=[-0.5, 0.5])["loss"],
+                                   plane["loss"], rtol=1e-10, err_msg=form)
+    source = data_sources(x, y, sw)["dataset"]
+    np.testing.assert_allclose(landscape.perturbation_curve(model, source, None, [0.0, 0.1], samples=2)["losses"],
+                               noise["losses"], rtol=1e-10)
+    assert line["loss"][1] == pytest.approx(Objective(model).loss(x, y, sw), rel=1e-12)
+    assert line["precision"] == plane["precision"] == "float64"
+    with pytest.raises(TypeError, match="must be None"):
+        landscape.surface_1d(model, source, d1)  # a direction given where y goes
+
+
+def test_filter_normalized_direction_on_a_conv_batchnorm_model_zeroes_the_batchnorm_weights():
+    model = two_input_model()
+    for w, d in zip(model.trainable_weights, landscape.filter_normalized_direction(model, seed=2)):
+        if w.ndim == 1:  # biases, batch-norm gamma and beta
+            assert not d.any()
+        else:
+            np.testing.assert_allclose(np.linalg.norm(d.reshape(-1, w.shape[-1]), axis=0),
+                                       np.linalg.norm(w.numpy().reshape(-1, w.shape[-1]), axis=0), rtol=1e-9)

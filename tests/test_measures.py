@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from hwutils import measures
 from hwutils.objective import Objective
-from tests.helpers import fd_gradient, fd_hessian, mlp64, regression_data, rel_err
+from tests.helpers import (data_sources, fd_gradient, fd_hessian, mlp64, regression_data, rel_err, subclassed_copy,
+                           two_input_data, two_input_model)
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +199,7 @@ def test_top_eigenvalues_match_eigh_with_deflation():
     x, y = regression_data(60, 3, 2, seed=5)
     exact = np.linalg.eigvalsh(measures.hessian(model, x, y))
     by_magnitude = exact[np.argsort(-np.abs(exact))][:3]
-    top = measures.top_eigenvalues(model, x, y, k=3)
+    top = measures.top_eigenvalues(model, x, y, k=3, which="LM")
     np.testing.assert_allclose(top, by_magnitude, rtol=1e-2)
 
 
@@ -444,3 +445,165 @@ def test_oscillation_coupling_is_not_fooled_by_sampling_and_trend():
     limit = binom.ppf(0.999, 200, 0.025)
     assert above <= limit and below <= limit, (above, below, limit)
 
+
+
+# ------------------------------------------------------------------ any compiled model, any batched data (issue 22)
+# A two-input Conv + BatchNorm + Dropout model with a dict loss, loss_weights and L2, in float64, on data with
+# sample weights; the oracles are central finite differences of its loss and eigh of its exact Hessian.
+
+@pytest.fixture(scope="module")
+def two():
+    model = two_input_model()
+    x, y, sw = two_input_data()
+    return model, x, y, sw
+
+
+def test_two_input_gradient_hvp_and_hessian_rows_match_finite_differences(two):
+    model, x, y, sw = two
+    obj = Objective(model)
+    theta, h = obj.get_flat(), 1e-6
+    fd = np.zeros_like(theta)
+    for i in range(len(theta)):
+        e = np.zeros_like(theta)
+        e[i] = h
+        obj.set_flat(theta + e)
+        up = obj.loss(x, y, sw)
+        obj.set_flat(theta - e)
+        fd[i] = (up - obj.loss(x, y, sw)) / (2 * h)
+    obj.set_flat(theta)
+    grad = obj.loss_and_gradient(x, y, sw)[1]
+    assert rel_err(grad, fd) < 1e-7
+    assert measures.gradient_norm(model, x, y, sample_weight=sw) == pytest.approx(np.linalg.norm(fd), rel=1e-7)
+    # the Hessian's rows as computed (not symmetrised) against finite differences of the exact gradient
+    raw = obj.hessian(x, y, row_block=50, symmetrize=False, sample_weight=sw)  # 50 does not divide P = 112
+    hess_fd = np.zeros_like(raw)
+    for i in range(len(theta)):
+        e = np.zeros_like(theta)
+        e[i] = 1e-5
+        obj.set_flat(theta + e)
+        up = obj.loss_and_gradient(x, y, sw)[1]
+        obj.set_flat(theta - e)
+        hess_fd[i] = (up - obj.loss_and_gradient(x, y, sw)[1]) / 2e-5
+    obj.set_flat(theta)
+    assert rel_err(raw, hess_fd) < 1e-6
+    v = np.random.default_rng(0).standard_normal(len(theta))
+    assert rel_err(measures.hvp(model, x, y, v, sample_weight=sw), hess_fd @ v) < 1e-6
+    np.testing.assert_allclose(measures.hessian_eigenvalues(model, x, y, sample_weight=sw),
+                               np.linalg.eigvalsh(0.5 * (hess_fd + hess_fd.T)), atol=1e-6)
+
+
+def test_top_eigenvalues_LA_SA_LM_are_each_end_of_eigh_of_the_exact_hessian(two):
+    model, x, y, sw = two
+    exact = np.linalg.eigvalsh(measures.hessian(model, x, y, sample_weight=sw))
+    assert exact[0] < -1 and exact[-1] > 1  # indefinite: the two ends differ in sign
+    la = measures.top_eigenvalues(model, x, y, k=3, sample_weight=sw)  # which="LA" is the default
+    np.testing.assert_allclose(la, exact[::-1][:3], rtol=1e-6)
+    np.testing.assert_allclose(measures.top_eigenvalues(model, x, y, k=2, which="SA", sample_weight=sw), exact[:2],
+                               rtol=1e-6)
+    assert la.which == "LA" and la.precision == "float64" and la.hvps > 3
+    from scipy.sparse.linalg import ArpackNoConvergence
+    with pytest.raises(ArpackNoConvergence):  # the iteration budget is honoured: one restart is too few here
+        measures.top_eigenvalues(model, x, y, k=3, maxiter=1, tol=1e-14, sample_weight=sw)
+
+
+def test_top_eigenvalues_LA_is_lambda_max_where_the_largest_magnitude_is_negative():
+    lam = np.array([-9.0, -4.0, -0.5, 0.2, 1.0, 2.0, 3.0])
+    model, x, t, _ = known_spectrum_model(lam, seed=4)
+    np.testing.assert_allclose(measures.top_eigenvalues(model, x, t, k=2), [3.0, 2.0], rtol=1e-8)
+    np.testing.assert_allclose(measures.top_eigenvalues(model, x, t, k=2, which="SA"), [-9.0, -4.0], rtol=1e-8)
+    np.testing.assert_allclose(measures.top_eigenvalues(model, x, t, k=2, which="LM"), [-9.0, -4.0], rtol=1e-8)
+    with pytest.raises(ValueError, match="which"):
+        measures.top_eigenvalues(model, x, t, which="largest")
+
+
+def test_hessian_trace_standard_error_is_hutchinsons_and_covers_the_trace(two):
+    model, x, y, sw = two
+    h = measures.hessian(model, x, y, sample_weight=sw)
+    off = h - np.diag(np.diag(h))
+    n = 150
+    sigma = np.sqrt(2 * np.sum(off ** 2) / n)  # Rademacher: Var(vᵀHv) = 2·Σ_{i≠j} H_ij²
+    est = measures.hessian_trace(model, x, y, samples=n, seed=1, sample_weight=sw)
+    assert est.probes == n and est.precision == "float64"
+    assert est.se == pytest.approx(sigma, rel=0.25)
+    assert abs(est - np.trace(h)) < 4 * sigma
+
+
+def test_spectral_density_says_how_many_probes_and_lanczos_steps_it_used():
+    lam = np.array([1.0, 1.0, 1.0, 2.0, 2.0, 5.0])  # three distinct eigenvalues: Krylov spaces of dimension 3
+    model, x, t, _ = known_spectrum_model(lam, seed=2)
+    density = measures.spectral_density(model, x, t, steps=5, vectors=4, seed=0)
+    nodes, weights = density  # still the (nodes, weights) pair
+    assert density.probes == 4 and density.steps == 5 and density.lanczos_steps == [3, 3, 3, 3]
+    np.testing.assert_allclose(np.unique(np.round(nodes, 8)), [1.0, 2.0, 5.0])
+    assert weights.sum() == pytest.approx(1.0) and density.precision == "float64"
+
+
+def _jacobian_fd(model, x, inputs, h=1e-6):
+    """Each point's ‖∂f/∂x‖_F over every output and the named inputs, by central differences (float64)."""
+    norms = []
+    for i in range(len(x["image"])):
+        point = {k: v[i:i + 1].copy() for k, v in x.items()}
+        squares = 0.0
+        for name in inputs:
+            for j in np.ndindex(point[name].shape[1:]):
+                up, down = {k: v.copy() for k, v in point.items()}, {k: v.copy() for k, v in point.items()}
+                up[name][(0, *j)] += h
+                down[name][(0, *j)] -= h
+                fu, fdn = model(up, training=False), model(down, training=False)
+                squares += sum(np.sum(((fu[o].numpy() - fdn[o].numpy()) / (2 * h)) ** 2) for o in fu)
+        norms.append(np.sqrt(squares))
+    return np.array(norms)
+
+
+def test_sensitivity_of_two_inputs_and_two_outputs_matches_finite_differences(two):
+    model, x, _, _ = two
+    few = {k: v[:5] for k, v in x.items()}
+    np.testing.assert_allclose(measures.sensitivity(model, few, per_sample=True),
+                               _jacobian_fd(model, few, ["image", "extra"]), rtol=1e-6)
+    np.testing.assert_allclose(measures.sensitivity(model, few, per_sample=True, inputs="image"),
+                               _jacobian_fd(model, few, ["image"]), rtol=1e-6)
+    with pytest.raises(ValueError, match="not among"):
+        measures.sensitivity(model, few, inputs="nope")
+
+
+def _every_measure(model, data, array_data=None):
+    """Every public measure of a loss on `data` (arrays given as a (x, y, sw) tuple, else a batch source)."""
+    x, y, sw = data if isinstance(data, tuple) else (data, None, None)
+    kw = dict(sample_weight=sw)
+    v = np.linspace(-1, 1, measures.objective(model).n_params)
+    sens_x = x if isinstance(data, tuple) else data
+    return {"gradient_norm": measures.gradient_norm(model, x, y, **kw),
+            "hessian": measures.hessian(model, x, y, **kw),
+            "hessian_eigenvalues": measures.hessian_eigenvalues(model, x, y, **kw),
+            "minimal_ratio": measures.minimal_ratio(model, x, y, **kw),
+            "hvp": measures.hvp(model, x, y, v, **kw),
+            "top_eigenvalues": measures.top_eigenvalues(model, x, y, k=2, **kw),
+            "hessian_trace": measures.hessian_trace(model, x, y, samples=5, **kw),
+            "spectral_density": np.concatenate(measures.spectral_density(model, x, y, steps=6, vectors=2, **kw)),
+            "sensitivity": measures.sensitivity(model, sens_x, per_sample=True, chunk_size=16),
+            "sharpness": measures.sharpness(model, x, y, epsilon=1e-3, maxiter=3, **kw)}
+
+
+@pytest.fixture(scope="module")
+def on_arrays(two):
+    model, x, y, sw = two
+    return _every_measure(model, (x, y, sw))
+
+
+@pytest.mark.parametrize("form", ["dataset", "generator", "callable", "pydataset", "list"])
+def test_every_measure_on_batched_data_agrees_with_the_same_arrays(two, on_arrays, form):
+    model, x, y, sw = two
+    source = data_sources(x, y, sw)[form]
+    on_source = _every_measure(model, source)
+    for name, expected in on_arrays.items():
+        np.testing.assert_allclose(on_source[name], expected, rtol=1e-9, atol=1e-12, err_msg=name)
+    assert on_arrays["sharpness"] > 0 and on_arrays["sensitivity"].precision == "float64"
+
+
+def test_a_subclassed_model_goes_through_every_measure_with_the_functional_models_numbers(two, on_arrays):
+    model, x, y, sw = two
+    net = subclassed_copy(model)
+    assert not hasattr(net, "inputs") or not net.inputs  # no symbolic inputs for the measures to lean on
+    on_net = _every_measure(net, tf.data.Dataset.from_tensor_slices((x, y, sw)).batch(16))
+    for name, expected in on_arrays.items():
+        np.testing.assert_allclose(on_net[name], expected, rtol=1e-9, atol=1e-12, err_msg=name)

@@ -91,7 +91,12 @@ def test_page_opens_with_every_claim_linked_to_its_entry(build):
     # an undecided claim says why, and names its control
     assert "every run diverged" in page.rows[2]["text"] and "circular shifts" in page.rows[2]["text"]
     assert "&lt;sinc&gt;" in text and "<sinc>" not in text  # escaped
-    assert "3 claims: 1 reproduced, 1 contradicted, 1 inconclusive" in text
+    assert "1 reproduced, 1 contradicted, 1 inconclusive</b> of 3 claims" in text
+    # Holm over the family of 3: 3 × 0.01 = 0.03 and max(0.03, 2 × 0.02) = 0.04 still decide; None enters as 1
+    assert "after Holm over all 3: <b>1 reproduced, 1 contradicted</b>" in text
+    family = json.loads((build / "report" / "claims.json").read_text())
+    assert [round(c["holm_p"], 6) for c in family] == [0.03, 0.04, 1.0] and family[0]["entry"] == "1-1-a"
+    assert "0.03" in page.rows[0]["text"] and "0.04" in page.rows[1]["text"]
     # the entry without results is listed in the opening table as having none
     assert "not run: no claims" in text
 
@@ -112,3 +117,23 @@ def test_results_without_claims_still_show_findings(build):
     page, text = write(build)
     assert len(page.rows) == 1 and "this run recorded no claims" in text
     assert "the deeper net ends at a lower loss &lt;sinc&gt; — reproduced" in text  # its findings
+
+
+def test_holm_over_the_family_can_undo_a_verdict(build):
+    """Two claims decided on their own (p = 0.01, 0.04) are not both decided over the family of three."""
+    path = build / "1-1-a" / "results.json"
+    results = json.loads(path.read_text())
+    results["claims"][1]["p"] = 0.04
+    path.write_text(json.dumps(results))
+    page, text = write(build)
+    assert "after Holm over all 3: <b>1 reproduced, 0 contradicted</b>" in text  # 0.01·3 = 0.03; 0.04·2 = 0.08
+    assert "inconclusive" in page.rows[1]["classes"] and "contradicted" in page.rows[1]["classes"]
+
+
+def test_an_inconclusive_claim_says_what_would_decide_it(build):
+    path = build / "1-2-b" / "results.json"
+    results = json.loads(path.read_text())
+    results["claims"][0]["n_needed"] = {"at_estimate": 12, "at_far_end": 5, "text": "5–12 runs"}
+    path.write_text(json.dumps(results))
+    page, _ = write(build)
+    assert "5–12 runs" in page.rows[2]["text"]

@@ -1,0 +1,232 @@
+"""The claim tests added for "claims that test what they name", on data whose truth is known: every run
+counted as every run, censored paired times (the sign test), correlations within independent seeds, the
+family of claims (Holm) against an independent closed-testing computation and on pure noise, and
+`n_needed` against published power figures and an exact enumeration."""
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from hwutils import claims, power
+
+from test_claims import count, fpr_bound, noise
+
+
+# ------------------------------------------------------------------------------------------------- every run
+
+def test_every_run_counts_runs_and_needs_enough_of_them():
+    c = claims.every_run("r", "every run ≥ 0.97", "report 1-2", [0.99] * 8, 0.97, replication="runs")
+    assert c.verdict == "reproduced" and c.effect == 1.0 and c.n == 8 and c.p == pytest.approx(2 * 0.5 ** 8)
+    assert c.interval[0] > 0.5 and "8 of 8 runs" in c.note
+    five = claims.every_run("r", "", "", [0.99] * 5, 0.97)
+    assert five.verdict == "inconclusive" and "6 runs are needed" in five.note and five.p > 0.05
+    assert five.as_dict()["n_needed"]["at_estimate"] == 6
+    # the mean is far above the threshold, but one run is not: "every run" is not reproduced
+    c = claims.every_run("r", "", "", [1.0] * 29 + [0.9], 0.97)
+    assert c.verdict == "inconclusive" and "not every run" in c.note and "lowest 0.9" in c.note
+    assert claims.mean("m", "", "", [1.0] * 29 + [0.9], null=0.97).verdict == "reproduced"  # what the old test looked at
+    # runs that cannot learn: contradicted, never reproduced
+    assert claims.every_run("r", "", "", [0.1] * 8, 0.97).verdict == "contradicted"
+    # a diverged run counts as failing, not dropped
+    c = claims.every_run("r", "", "", [0.99] * 7 + [np.nan], 0.97)
+    assert c.verdict == "inconclusive" and c.n == 8 and "diverged" in c.note
+
+
+def test_every_run_p_and_interval_agree():
+    for n in range(1, 12):
+        for k in range(n + 1):
+            c = claims.every_run("r", "", "", [1.0] * k + [0.0] * (n - k), 0.5)
+            lo, hi = c.interval
+            assert (c.p <= 0.05) == (lo > 0.5 or hi < 0.5), (k, n)
+            assert (c.verdict == "reproduced") == (k == n and c.p <= 0.05)
+
+
+# ------------------------------------------------------------------------------------------------- censored pairs
+
+def test_paired_censored_identical_curves_are_never_decided():
+    """Equal times in every pair (curves identical until the level is reached): no pair has a sign."""
+    t = np.array([120.0, 80, 95, 140, 60, 77])
+    c = claims.paired_censored("e", "deep earlier", "", t, t, [False] * 6, [False] * 6, direction=-1)
+    assert c.verdict == "inconclusive" and c.p == 1.0 or "tied" in c.note
+    assert "every pair is tied" in c.note and np.isnan(c.interval[0])
+
+
+def test_paired_censored_uses_censored_pairs_and_decides():
+    budget = 1000.0
+    deep = np.array([100.0, 150, 120, 90, 200, 130, 110, 170])
+    shallow = np.r_[[budget] * 4, deep[4:] * 3]  # half the shallow runs never reach the level
+    cens = np.r_[[True] * 4, [False] * 4]
+    c = claims.paired_censored("e", "", "", deep, shallow, [False] * 8, cens, direction=-1)
+    assert c.verdict == "reproduced" and c.p == pytest.approx(2 * 0.5 ** 8) and c.n == 8
+    assert "0 + 4 censored" in c.note and c.interval[1] < 0
+    # the same pairs the other way round
+    assert claims.paired_censored("e", "", "", shallow, deep, cens, [False] * 8, direction=-1).verdict == "contradicted"
+    # both censored: a tie, not a pair that favours either side
+    c = claims.paired_censored("e", "", "", np.r_[deep[:7], budget], np.r_[shallow[:7], budget],
+                               [False] * 7 + [True], np.r_[cens[:7], True], direction=-1)
+    assert "1 tied pair" in c.note and "7 of 7" not in c.note and c.p == pytest.approx(2 * 0.5 ** 7)
+
+
+@pytest.mark.parametrize("n", [6, 10])
+def test_paired_censored_false_positive_rate(n):
+    rng = np.random.default_rng(n)
+    budget = 3.0
+    verdicts = []
+    for _ in range(2000):
+        a, b = np.exp(rng.standard_normal(n)), np.exp(rng.standard_normal(n))
+        verdicts.append(claims.paired_censored("e", "", "", np.minimum(a, budget), np.minimum(b, budget),
+                                               a >= budget, b >= budget).verdict)
+    assert count(verdicts) <= fpr_bound(2000) and count(verdicts, "contradicted") <= fpr_bound(2000)
+
+
+def test_median_interval_is_the_sign_test_inversion():
+    d = np.arange(1.0, 11.0)  # n = 10: l = 2 (P(X ≤ 1) = 0.0107 ≤ 0.025 < P(X ≤ 2) = 0.0547)
+    assert claims._median_interval(d) == (2.0, 9.0)
+    assert np.isnan(claims._median_interval(np.arange(5.0))[0])  # n = 5: no interval reaches 95%
+
+
+# ------------------------------------------------------------------------------------------------- within seeds
+
+def test_within_correlation_decides_over_seeds_not_pooled_points():
+    rng = np.random.default_rng(3)
+    x = [16, 64, 256, 1024]
+    groups = [(x, np.log(x) + 0.3 * rng.standard_normal(4) + 10 * s) for s in range(6)]  # strong seed effect
+    c = claims.within_correlation("w", "", "", groups, +1)
+    assert c.verdict == "reproduced" and c.n == 6 and c.effect > 0.5 and "ρ per seed" in c.note
+    assert claims.within_correlation("w", "", "", groups, -1).verdict == "contradicted"
+    # the same x in every seed: no within-seed information
+    flat = [(x, [1.0] * 4) for _ in range(6)]
+    assert claims.within_correlation("w", "", "", flat).verdict == "inconclusive"
+
+
+def test_within_correlation_exact_p():
+    """3 groups of 3 points, every group perfectly ordered: the exact stratified permutation p is
+    2 / 6³ (one arrangement of 216 reaches the mean ρ = 1, one reaches −1)."""
+    groups = [([1, 2, 3], [1, 2, 3])] * 3
+    c = claims.within_correlation("w", "", "", groups)
+    assert c.p == pytest.approx(2 / 216) and c.min_p == pytest.approx(2 / 216) and c.effect == 1.0
+    assert c.verdict == "reproduced" and c.interval == (1.0, 1.0)
+    c = claims.within_correlation("w", "", "", [([1, 2, 3], [1, 2, 3])] * 2)  # 2/36 > 0.05
+    assert c.verdict == "inconclusive" and "smallest attainable p" in c.note
+
+
+def test_within_correlation_false_positive_with_a_shared_seed_effect():
+    """Seeds with levels of their own and no relation within a seed: the pooled correlation over
+    batch sizes × seeds is fooled when the seed effect lines up with x by chance; within seeds, no."""
+    rng = np.random.default_rng(9)
+    x = np.array([16.0, 64, 256, 1024])
+    verdicts = []
+    for _ in range(400):
+        groups = [(x, rng.standard_normal(4) + 3 * rng.standard_normal()) for _ in range(5)]
+        verdicts.append(claims.within_correlation("w", "", "", groups, resamples=999).verdict)
+    assert count(verdicts) <= fpr_bound(400) and count(verdicts, "contradicted") <= fpr_bound(400)
+
+
+# ------------------------------------------------------------------------------------------------- Holm
+
+def closed_testing(ps, alpha=0.05):
+    """Holm's adjusted p, computed independently: the closure of Bonferroni tests, max over every subset
+    S holding claim i of |S|·min_{j∈S} p_j."""
+    m = len(ps)
+    out = []
+    for i in range(m):
+        worst = 0.0
+        for r in range(1, m + 1):
+            for subset in itertools.combinations(range(m), r):
+                if i in subset:
+                    worst = max(worst, min(1.0, r * min(ps[j] for j in subset)))
+        out.append(worst)
+    return out
+
+
+def test_holm_equals_the_closure_of_bonferroni_tests():
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        ps = list(rng.uniform(0, 0.2, 6) ** 2)
+        rows = [{"id": str(i), "p": p, "verdict": "reproduced" if p <= 0.05 else "inconclusive"} for i, p in enumerate(ps)]
+        got = [r["holm_p"] for r in claims.holm(rows)]
+        assert got == pytest.approx(closed_testing(ps))
+
+
+def test_holm_missing_p_enters_as_one_and_verdicts_follow():
+    rows = [{"id": "a", "p": 0.001, "verdict": "reproduced"}, {"id": "b", "p": 0.02, "verdict": "contradicted"},
+            {"id": "c", "p": None, "verdict": "inconclusive"}, {"id": "d", "p": 0.04, "verdict": "reproduced"}]
+    out = {r["id"]: r for r in claims.holm(rows)}
+    assert out["a"]["holm_p"] == pytest.approx(0.004) and out["a"]["holm_verdict"] == "reproduced"
+    assert out["b"]["holm_p"] == pytest.approx(0.06) and out["b"]["holm_verdict"] == "inconclusive"
+    assert out["c"]["holm_p"] == 1.0 and out["d"]["holm_verdict"] == "inconclusive"
+    assert all(r["family_size"] == 4 for r in out.values())
+
+
+def test_holm_says_when_the_smallest_attainable_p_cannot_pass():
+    rows = [{"id": str(i), "p": 0.5, "verdict": "inconclusive"} for i in range(24)]
+    rows.append({"id": "perm", "p": 0.0167, "min_p": 2 / 120, "n": 5, "verdict": "reproduced"})
+    out = claims.holm(rows)[-1]
+    assert out["holm_verdict"] == "inconclusive" and "smallest attainable p" in out["holm_note"]
+    assert "after 22 other claims" in out["holm_note"]  # 0.0167 ≤ 0.05/(25 − j) first at j = 22
+    assert claims.holm(rows[-1:])[0]["holm_note"] == ""  # alone, 0.0167 ≤ 0.05
+
+
+def test_holm_family_wise_error_on_pure_noise():
+    """25 true nulls: unadjusted, at least one false 'reproduced' in about 27% of families (a one-sided
+    2.5% each: 1 − 0.975²⁵); after Holm at most the designed 5% (here about 2.5%, one side)."""
+    rng = np.random.default_rng(5)
+    families, any_raw, any_holm = 1000, 0, 0
+    for _ in range(families):
+        cs = [claims.mean(f"c{i}", "", "", rng.standard_normal(5)) for i in range(25)]
+        any_raw += any(c.verdict == "reproduced" for c in cs)
+        any_holm += any(r["holm_verdict"] == "reproduced" for r in claims.holm(cs))
+    assert any_raw > 200
+    assert any_holm <= stats.binom.ppf(0.999, families, 0.05)
+
+
+# ------------------------------------------------------------------------------------------------- n_needed
+
+@pytest.mark.parametrize("d, n", [(0.5, 34), (0.8, 15), (1.0, 10)])
+def test_t_power_matches_published_sample_sizes(d, n):
+    """One-sample t, two-sided α = 0.05, 80% power: n = 34, 15, 10 at d = 0.5, 0.8, 1 (Cohen 1988;
+    G*Power gives the same)."""
+    z = noise(40, 1)
+    values = d + (z - z.mean()) / z.std(ddof=1)  # mean d, sd exactly 1
+    assert power.t_one_sample(values, (d, d))["at_estimate"] == n
+
+
+def test_t_power_range_cap_and_not_estimable():
+    z = noise(6, 2)
+    values = 0.3 + (z - z.mean()) / z.std(ddof=1)
+    out = power.t_one_sample(values, (-0.7, 1.3))
+    assert out["at_far_end"] < out["at_estimate"]
+    assert out["at_far_end"] == power.t_one_sample(values + 1.0, (1.3, 1.3))["at_estimate"]  # the far end's effect
+    assert power.t_one_sample(0.05 + (z - z.mean()) / z.std(ddof=1), (0, 0))["text"].startswith("> 200")
+    assert "not estimable" in power.t_one_sample([1.0, 2.0, 3.0], (0, 4))["text"]
+    assert "not estimable" in power.t_one_sample((z - z.mean()), (-1, 1))["text"]  # effect exactly 0
+
+
+def test_sign_power_matches_an_exact_enumeration():
+    def exact(q):
+        for n in range(4, 201):
+            p = [min(1, 2 * min(stats.binom.sf(k - 1, n, .5), stats.binom.cdf(k, n, .5))) for k in range(n + 1)]
+            if sum(stats.binom.pmf(k, n, q) for k in range(n + 1) if p[k] <= 0.05 and k > n / 2) >= 0.8:
+                return n
+    for k, n in ((8, 9), (7, 10), (12, 20)):
+        assert power.sign_test(k, n)["at_estimate"] == exact(k / n)
+
+
+def test_correlation_and_equivalence_power_grow_with_the_effect():
+    strong, weak = power.correlation(0.8, (0.5, 0.95), 12), power.correlation(0.3, (0.0, 0.6), 12)
+    assert strong["at_estimate"] < weak["at_estimate"]
+    assert 8 <= strong["at_estimate"] <= 14  # Spearman ρ 0.8: about 10 pairs (Pearson 0.81 needs 9)
+    x = 0.1 + 0.01 * noise(5, 3)
+    near, far = power.equivalence(x, 0.1, 0.02, (0.09, 0.11)), power.equivalence(x, 0.1, 0.05, (0.09, 0.11))
+    assert far["at_estimate"] <= near["at_estimate"]
+
+
+def test_inconclusive_claims_say_what_would_decide_them():
+    c = claims.paired("p", "", "", 1 + 0.5 * noise(5, 8) + 0.3, 1 + 0.5 * noise(5, 9))
+    if c.verdict == "inconclusive":
+        d = c.as_dict()
+        assert d["n_needed"]["text"] and "seeds" not in d["n_needed"]["text"]  # no replication given: "values"
+    c = claims.mean("m", "", "", [0.1, -0.05, 0.2, 0.02, 0.15], replication="seeds")
+    assert c.verdict == "inconclusive" and c.as_dict()["n_needed"]["text"].endswith("seeds")
+    assert claims.mean("m", "", "", [1.0, 1.1, 1.2, 0.9]).as_dict()["n_needed"] is None  # decided
