@@ -233,7 +233,7 @@ class Ensemble:
             steps_taken.assign(saved["steps_taken"])
             history, start_active, done = list(saved["history"]), np.asarray(saved["start_active"]), int(saved["done"])
             loop.resumed(done, steps, "step", finished=bool(found[0]["finished"]))
-            progress.resumed(done, "step")
+            progress.resumed(done, "step", finished=bool(found[0]["finished"]))
         limit = steps_per_call
         while done < steps and self.active.numpy().any():
             call_end = min(steps, (done // steps_per_call + 1) * steps_per_call)  # where the history records
@@ -637,7 +637,7 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
             ens.set_state(ens_state)
             _restore_records(out, out_state)
         loop.resumed(done, epochs, finished=bool(found[0]["finished"]))
-        progress.resumed(done)
+        progress.resumed(done, finished=bool(found[0]["finished"]))
     elif record_every:
         snapshot()
     steps = -(-n // batch_size)
