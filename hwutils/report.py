@@ -394,6 +394,8 @@ class Runner:
         code, versions = code_hash(), library_versions()
         self.fp = {j.name: fingerprint(j.notebook, j.parameters, code, versions) for j in jobs}
         self.start = time.perf_counter()
+        if options.checkpoint_dir:  # absolute: a worker's working directory is not the client's
+            options.checkpoint_dir = Path(options.checkpoint_dir).resolve()
         self.token = mark_checkpoint_root(options.checkpoint_dir) if options.checkpoint_dir else None
 
     # -- bookkeeping --------------------------------------------------------------------------
