@@ -32,11 +32,12 @@ def windows(grad_norm, loss, window: int) -> tuple[np.ndarray, np.ndarray]:
 
 def cross_run_matrix(runs, window: int) -> np.ndarray:
     """M[i, j] = Spearman ρ of run i's window gradient norms against run j's window loss spreads, over
-    the windows all runs have. `runs` is a list of (grad_norm, loss) per run."""
+    the windows all runs have. `runs` is a list of (grad_norm, loss) per run. Fewer than 3 windows (runs
+    too short for the window) give a matrix of NaN: no rank correlation, and the claim says so."""
     stats_per_run = [windows(g, l, window) for g, l in runs]
-    k = min(len(means) for means, _ in stats_per_run)
+    k = min((len(means) for means, _ in stats_per_run), default=0)
     if k < 3:
-        raise ValueError(f"too few windows for a rank correlation: {k} (iterations per run / window {window})")
+        return np.full((len(runs), len(runs)), np.nan)
     g = np.stack([stats.rankdata(means[:k]) for means, _ in stats_per_run])
     s = np.stack([stats.rankdata(spread[:k]) for _, spread in stats_per_run])
     g, s = g - g.mean(1, keepdims=True), s - s.mean(1, keepdims=True)

@@ -288,38 +288,6 @@ def _polyfit_rows(x, ys):
     return slopes, ys.mean(axis=1) - slopes * x.mean()
 
 
-def perturbation_slope_claim(slope: Mapping, target: float = 2.0, margin: float = 0.5, linear: float = 1.0):
-    """The claim `1-2.perturbation-slope`, decided by equivalence on the bootstrap interval of
-    `perturbation_slope`: reproduced when the whole 95% interval lies in target ± margin (the mean
-    loss rises as σ^target), contradicted when it lies wholly outside, inconclusive otherwise or
-    when the slope is undefined. p: the bootstrap TOST p, the larger share of resamples at or beyond
-    either edge of the margin (+1 corrected). The note says whether the interval excludes `linear`
-    (the report's "about linear")."""
-    from .claims import Claim, fmt
-    base = dict(id="1-2.perturbation-slope", source="report 1-2 bonus; 2nd-order Taylor expansion at a minimum",
-                statement=f"At small σ the mean loss increase under noise grows as σ^{target:g} (the report saw "
-                          f"about linear growth, σ^{linear:g})", unit="log-log slope",
-                control=f"equivalence margin ±{margin:g} around {target:g}")
-    reps = np.asarray(slope.get("replicates", []), dtype=float)
-    reps = reps[np.isfinite(reps)]
-    lo, hi = slope["interval"]
-    n = int(min(slope.get("draws") or [0]))
-    if not (np.isfinite(slope["slope"]) and np.isfinite(lo) and np.isfinite(hi)):
-        return Claim(**base, effect=float(slope["slope"]), n=n, verdict="inconclusive",
-                     note=f"the mean loss increase is not positive at every small σ in {100 * slope['undefined']:.0f}% "
-                          "of the bootstrap resamples (or in the data): the log-log slope is undefined")
-    p = max((1 + np.sum(reps <= target - margin)) / (1 + len(reps)),
-            (1 + np.sum(reps >= target + margin)) / (1 + len(reps)))
-    verdict = ("reproduced" if target - margin <= lo and hi <= target + margin else
-               "contradicted" if hi < target - margin or lo > target + margin else "inconclusive")
-    linear_note = (f"the interval excludes the report's slope {linear:g}" if not lo <= linear <= hi
-                   else f"the interval includes the report's slope {linear:g}")
-    return Claim(**base, effect=float(slope["slope"]), interval=(float(lo), float(hi)), p=float(p), n=n,
-                 verdict=verdict, note=f"σ = {', '.join(fmt(s) for s in slope['sigmas'])}, {n} "
-                                       f"{'antithetic pairs' if slope.get('antithetic') else 'draws'} each; "
-                                       f"bootstrap over them; {linear_note}")
-
-
 def chord_barrier(losses, alphas) -> float:
     """How far the loss on the straight line between two minima rises above the straight chord between
     its ends: max over 0 < α < 1 of L(θ(α)) − [(1−α)·L(θ(0)) + α·L(θ(1))] (the barrier of Frankle et

@@ -112,7 +112,7 @@ SPECS: dict[str, list[Param]] = {
         Param("learning_rate", "float", 1e-3, 1e-3, 1e-3, low=1e-12),
         Param("window", "int", 51, 101, 201, low=3, help="running-median window that removes the trend (iterations)"),
         Param("horizon", "int", 10, 10, 10, low=2, help="iterations after t over which the loss oscillation is measured"),
-        Param("comove_window", "int", 20, 50, 100, low=2, help="iterations per window of the co-movement claim"),
+        Param("comove_window", "int", 5, 50, 100, low=2, help="iterations per window of the co-movement claim"),
     ],
     "1-2-zero-gradient": _common() + [
         Param("runs", "int", 6, 100, 100, low=2),

@@ -232,6 +232,9 @@ def gradient_norm(results: Mapping[str, Any], window: int, horizon: int, comove_
         if r < 2:
             found.append(claims.inconclusive(**args(comove_id), n=r, why=f"too few valid runs for a cross-run null: {r} < 2",
                                              note=diverged))
+        elif not np.isfinite(matrix).all():
+            found.append(claims.inconclusive(**args(comove_id), n=r, note=diverged,
+                                             why=f"fewer than 3 windows of {comove_window} iterations per run: no rank correlation"))
         else:
             null = comovement.cross_run_null(matrix)
             found.append(claims.against_null(

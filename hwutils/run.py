@@ -202,6 +202,11 @@ class Run:
         """
         from . import claims as claims_mod
         self.claims = list(claims)
+        for c in self.claims:  # an undecided claim says, in its note too, what would decide it
+            needed = claims_mod.needed_text(c.as_dict())
+            if needed and "n needed" not in c.note:
+                c.note = "; ".join(filter(None, [c.note, f"n needed (an estimate: 80% power at the effect and "
+                                                         f"spread measured): {needed}"]))
         self.findings = [c.sentence() for c in self.claims]
         try:
             from IPython import get_ipython

@@ -256,3 +256,48 @@ def test_evaluate_snapshots_scores_each_snapshot_and_restores_the_weights():
         assert score["loss"] == pytest.approx(expected["loss"], rel=1e-5)
         assert score["accuracy"] == pytest.approx(expected["accuracy"])
     assert scores[0]["loss"] != pytest.approx(scores[-1]["loss"], rel=1e-3)
+
+
+def test_weight_snapshots_continue_across_two_fits():
+    """Fit twice with one WeightSnapshots: the epoch-0 snapshot is taken once and the count goes on, so the
+    snapshots of 2 + 3 epochs at every 2 are those after epochs 0, 2 and 4 of one training."""
+    x, y = _data()
+    a = _model()
+    snaps = callbacks.WeightSnapshots(every=2)
+    a.fit(x, y, batch_size=10, epochs=2, shuffle=False, verbose=0, callbacks=[snaps])
+    a.fit(x, y, batch_size=10, epochs=3, shuffle=False, verbose=0, callbacks=[snaps])
+    b = _model()
+    expected = {0: _theta(b)}
+    for epoch in range(1, 6):
+        b.fit(x, y, batch_size=10, epochs=1, shuffle=False, verbose=0)
+        expected[epoch] = _theta(b)
+    assert snaps.epochs == [0, 2, 4]
+    for epoch, theta in zip(snaps.epochs, snaps.weights):
+        np.testing.assert_allclose(theta, expected[epoch], rtol=1e-5, atol=1e-6)
+
+
+class _PlantNaNAtBatch(keras.callbacks.Callback):
+    """NaN into the first kernel before batch `batch` of epoch `epoch` (both 0-based)."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            w = self.model.trainable_weights[0]
+            w.assign(np.full(w.shape, np.nan, dtype="float32"))
+
+
+def test_divergence_stop_stops_within_the_epoch():
+    """A NaN planted at batch 1 of epoch 2 (of 5 batches an epoch): training stops in that epoch, after the
+    batch that met it, not at the end of the epoch or later."""
+    x, y = _data()
+    model = _model()
+    stop = callbacks.DivergenceStop()
+    model.fit(x, y, batch_size=10, epochs=6, verbose=0, shuffle=False, callbacks=[_PlantNaNAtBatch(2, 1), stop])
+    assert stop.diverged and stop.epoch == 3
+    assert int(model.optimizer.iterations) == 2 * 5 + 2  # two whole epochs, then batches 0 and 1 of the third

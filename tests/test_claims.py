@@ -391,3 +391,17 @@ def test_report_claims_writes_results(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "results.json").read_text())["loss"] == 0.25
     html = claims.html_table(cs)
     assert html.count("<tr>") == 3 and "needs 5 seeds" in html and claims.COLOURS["reproduced"] in html
+
+
+def test_against_null_effect_is_against_the_median_of_a_skewed_null():
+    """A skewed null (exponential: mean 1, median log 2): the effect is the observed value minus the null's
+    median, not its mean, and the interval comes from the null's own order statistics."""
+    null = np.random.default_rng(3).exponential(1.0, 999)
+    c = claims.against_null("a", "", "", 5.0, null)
+    assert c.effect == pytest.approx(5.0 - np.median(null)) and abs(c.effect - (5.0 - null.mean())) > 0.2
+    k = (999 + 1) // 40
+    s = np.sort(null)
+    assert c.interval == pytest.approx((5.0 - s[999 - k], 5.0 - s[k - 1]))
+    assert c.verdict == "reproduced" and c.p == pytest.approx(2 * (1 + np.sum(null >= 5.0)) / 1000)
+    mid = claims.against_null("a", "", "", float(np.median(null)), null)
+    assert mid.effect == pytest.approx(0.0) and mid.verdict == "inconclusive"

@@ -404,3 +404,13 @@ def test_flatness_says_what_the_models_that_missed_would_change():
     c = _fl(barrier=[0.3] * 4, control=[0.0] * 4, matched=[0.2] * 4, control_matched=[0.0] * 4, rise_a=[0.01] * 4,
             rise_b=[0.05] * 4, sharp=up, sens=up, gap=up, included=inc)
     assert "with the 4 left out included" in c["1-3.sharpness-vs-batch"].note
+
+
+def test_gradient_norm_runs_too_short_for_the_windows():
+    short = [(np.ones(30), np.ones(30))] * 4
+    m = comovement.cross_run_matrix(short, 20)  # one window of 20 per run: no rank correlation
+    assert np.isnan(m).all()
+    c = by_id(report_claims.gradient_norm({t: {"comovement": {"matrix": m, "diverged": [False] * 4},
+                                               "coupling": {"rho": [0.1], "observed": 0.1, "null": [0.0] * 10}}
+                                           for t in ("function", "image")}, 101, 10, 20))
+    assert c["1-2.gradnorm-oscillation"].verdict == "inconclusive" and "fewer than 3 windows" in c["1-2.gradnorm-oscillation"].note
