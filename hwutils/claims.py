@@ -553,7 +553,8 @@ def _binomial_p(k: int, n: int) -> float:
 
 
 def every_run(id: str, statement: str, source: str, values: Sequence[float], threshold: float, unit: str = "",
-              note: str = "", control: str = "", replication: str = "runs", seed: int = 0) -> Claim:
+              note: str = "", control: str = "", replication: str = "runs", seed: int = 0,
+              describe: str = "") -> Claim:
     """"Every run reaches `threshold`", tested as every run: the count k of the n runs with a value
     ≥ threshold (a non-finite value — a diverged run — counts as not reaching it: dropping it would select).
 
@@ -561,7 +562,8 @@ def every_run(id: str, statement: str, source: str, values: Sequence[float], thr
     pass rate of 1/2. Reproduced when every run passes (k = n) and the interval's lower end lies above 1/2:
     had runs passed only half the time, n of n would pass less than 2.5% of the time, which needs n ≥ 6.
     Contradicted when the interval lies wholly below 1/2 (most runs fail). Otherwise inconclusive: too few
-    runs to tell all-pass from chance, or some run failed (the note names how many, and the lowest value).
+    runs to tell all-pass from chance, or some run failed (the note names how many, and the lowest value;
+    `describe` replaces that sentence where the values are flags).
     """
     base = _base(id, statement, source, unit, control, replication)
     v = np.asarray(values, dtype=float).ravel()
@@ -576,7 +578,7 @@ def every_run(id: str, statement: str, source: str, values: Sequence[float], thr
     ci = stats.binomtest(k, n).proportion_ci(LEVEL)
     lo, hi = float(ci.low), float(ci.high)
     p = _binomial_p(k, n)
-    what = f"{k} of {n} {replication} reach {fmt(threshold)} ({lowest})" + (
+    what = describe or f"{k} of {n} {replication} reach {fmt(threshold)} ({lowest})" + (
         f"; {bad} non-finite (diverged), counted as not reaching it" if bad else "")
     if k == n and lo > 0.5:
         verdict, why, needed = "reproduced", "", None
@@ -584,11 +586,13 @@ def every_run(id: str, statement: str, source: str, values: Sequence[float], thr
         verdict, why, needed = "contradicted", "", None
     elif k == n:
         verdict = "inconclusive"
-        why = f"every run passes, but {n} of {n} is not rare at a pass rate of 1/2 (p = {fmt_p(p)}): 6 runs are needed"
+        why = (f"every one passes, but {n} of {n} is not rare at a pass rate of 1/2 (p = {fmt_p(p)}): 6 {replication} "
+               "are needed")
         needed = {"at_estimate": 6, "at_far_end": 6, "text": f"6 {replication}"}
     else:
-        verdict, why = "inconclusive", "not every run passes"
-        needed = power.not_estimable("not every run passes: more runs cannot make every run pass")
+        one = replication[:-1] if replication.endswith("s") else replication
+        verdict, why = "inconclusive", f"not every {one} passes"
+        needed = power.not_estimable(f"not every {one} passes: more {replication} cannot make every one pass")
     return Claim(**base, effect=k / n, interval=(lo, hi), p=p, n=n, verdict=verdict, min_p=_binomial_p(n, n),
                  n_needed=needed, note=_join(what, note, why))
 
@@ -659,6 +663,67 @@ def paired_censored(id: str, statement: str, source: str, a: Sequence[float], b:
                  else None, note=_join(note, why))
 
 
+def _group_ranks(groups, min_points: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """The ranks (x, y) of every group with at least `min_points` finite pairs and no constant side, and
+    how many groups were left out."""
+    ranks, skipped = [], 0
+    for x, y in groups:
+        x, y, ok = _pairs(x, y, "within_correlation", "x", "y")
+        x, y = x[ok], y[ok]
+        if len(x) < min_points or np.ptp(x) == 0 or np.ptp(y) == 0:
+            skipped += 1
+            continue
+        ranks.append((stats.rankdata(x), stats.rankdata(y)))
+    return ranks, skipped
+
+
+def within_rhos(groups, min_points: int = 3) -> np.ndarray:
+    """Spearman ρ within each group (a seed) over its finite pairs; NaN for a group with fewer than
+    `min_points` pairs or a constant side. The values `within_correlation` tests, for other claims on them
+    (an equivalence: 'unrelated')."""
+    out = []
+    for x, y in groups:
+        ranks, skipped = _group_ranks([(x, y)], min_points)
+        out.append(float(_rank_corr(*ranks[0])) if ranks else NAN)
+    return np.asarray(out)
+
+
+def beats_every(id: str, statement: str, source: str, best: Sequence[float], others: dict, unit: str = "",
+                note: str = "", control: str = "", replication: str = "seeds", min_n: int = 3, seed: int = 0) -> Claim:
+    """"`best` is higher than every one of `others`" (e.g. batch 64 against every other batch size), pair i of
+    every comparison from the same seed: an intersection-union test. Each comparison is a paired t on
+    best − other; the claim holds only if every one does, so its p is the largest of their two-sided p values,
+    a comparison the best does not win (mean ≤ 0) counting as 1 — the intersection-union test is exact at its
+    level with no correction. Effect and interval: the comparison with the closest competitor (the smallest
+    mean difference). Reproduced when every comparison's 95% interval lies above 0 (p ≤ 0.05); contradicted
+    when some other one's lies wholly below (that one is clearly better); inconclusive otherwise."""
+    base = _base(id, statement, source, unit, control, replication)
+    if not others:
+        return inconclusive(id, statement, source, "nothing to compare with", unit=unit, control=control,
+                            replication=replication)
+    pairwise = {name: paired(id, statement, source, best, values, +1, unit=unit, min_n=min_n, replication=replication)
+                for name, values in others.items()}
+    undecidable = [name for name, c in pairwise.items() if not np.isfinite(c.effect) or not np.isfinite(c.p)]
+    if undecidable:
+        worst = pairwise[undecidable[0]]
+        return Claim(**base, n=worst.n, verdict="inconclusive", n_needed=worst.n_needed,
+                     note=_join(f"against {', '.join(map(str, undecidable))}: {worst.note}", note))
+    closest = min(pairwise, key=lambda name: pairwise[name].effect)
+    c = pairwise[closest]
+    p = max(q.p if q.effect > 0 else 1.0 for q in pairwise.values())
+    if all(q.verdict == "reproduced" for q in pairwise.values()):
+        verdict = "reproduced"
+    elif any(q.verdict == "contradicted" for q in pairwise.values()):
+        verdict = "contradicted"
+    else:
+        verdict = "inconclusive"
+    per = ", ".join(f"{name}: {fmt(q.effect)} (p {fmt_p(q.p)})" for name, q in pairwise.items())
+    return Claim(**base, effect=c.effect, interval=c.interval, p=float(p), n=c.n, verdict=verdict,
+                 n_needed=c.n_needed if verdict == "inconclusive" else None,
+                 note=_join(f"closest: {closest}; against each: {per}", note,
+                            "not every comparison decides" if verdict == "inconclusive" else ""))
+
+
 def within_correlation(id: str, statement: str, source: str, groups: Sequence[tuple[Sequence[float], Sequence[float]]],
                        direction: int = +1, unit: str = "mean within-seed Spearman ρ", note: str = "",
                        control: str = "", replication: str = "seeds", min_points: int = 3, seed: int = 0,
@@ -676,14 +741,7 @@ def within_correlation(id: str, statement: str, source: str, groups: Sequence[tu
     """
     direction = _direction(direction)
     base = _base(id, statement, source, unit, control, replication)
-    ranks, skipped = [], 0
-    for x, y in groups:
-        x, y, ok = _pairs(x, y, "within_correlation", "x", "y")
-        x, y = x[ok], y[ok]
-        if len(x) < min_points or np.ptp(x) == 0 or np.ptp(y) == 0:
-            skipped += 1
-            continue
-        ranks.append((stats.rankdata(x), stats.rankdata(y)))
+    ranks, skipped = _group_ranks(groups, min_points)
     note = _join(f"{skipped} group{'s' if skipped != 1 else ''} left out (fewer than {min_points} pairs or a "
                  "constant side)" if skipped else "", note)
     g = len(ranks)

@@ -78,9 +78,12 @@ def count_params(model: keras.Model) -> int:
     return int(sum(int(w.shape.num_elements()) for w in model.trainable_weights))
 
 
-def solve_widths(target: int, depth: int, n_in: int, n_out: int, fixed: int = 0, tol: float = 0.03) -> list[int]:
+def solve_widths(target: int, depth: int, n_in: int, n_out: int, fixed: int = 0, tol: float = 0.03,
+                 min_width: int = 1) -> list[int]:
     """Hidden widths [w, ..., w, v] of a dense chain n_in -> depth hidden layers -> n_out whose
-    parameter count plus `fixed` (e.g. a conv front) is closest to `target`, within ±tol.
+    parameter count plus `fixed` (e.g. a conv front) is closest to `target`, within ±tol, every width at
+    least `min_width` (the number of classes: a narrower layer is a bottleneck that caps the accuracy
+    whatever the depth, not depth).
 
     All hidden layers share the width w except the last one, v, which absorbs the rounding: the
     count is linear in v, so its granularity is only (w + n_out + 1) parameters.
@@ -88,11 +91,11 @@ def solve_widths(target: int, depth: int, n_in: int, n_out: int, fixed: int = 0,
     if depth < 1:
         raise ValueError(f"depth must be ≥ 1, got {depth}")
     best = None
-    for w in range(1, max(2, target)):
+    for w in range(max(1, min_width), max(min_width + 1, target)):
         head = [n_in] + [w] * (depth - 1)
         a = dense_params(head + [1, n_out]) - (head[-1] + 1) - (1 + 1) * n_out  # count without the v layer terms
         slope = (head[-1] + 1) + n_out  # parameters per unit of v
-        v = max(1, round((target - fixed - a) / slope))
+        v = max(min_width, round((target - fixed - a) / slope))
         total = fixed + dense_params(head + [v, n_out])
         err = abs(total - target)
         # Prefer, among the width sets within tolerance, the most even one; else the closest.
@@ -101,12 +104,12 @@ def solve_widths(target: int, depth: int, n_in: int, n_out: int, fixed: int = 0,
             best = (key, [w] * (depth - 1) + [v], total)
         if fixed + dense_params(head + [w, n_out]) > 2 * target and depth > 1:
             break
-        if depth == 1 and w > 1:
+        if depth == 1 and w > max(1, min_width):
             break
     _, widths, total = best
     if abs(total - target) > tol * target:
-        raise ValueError(f"no widths for depth {depth} reach {target} parameters within ±{tol:.0%} "
-                         f"(closest: {widths}, {total}); change the target or the front")
+        raise ValueError(f"no widths of at least {min_width} for depth {depth} reach {target} parameters within "
+                         f"±{tol:.0%} (closest: {widths}, {total}); change the target or shrink the front")
     return widths
 
 

@@ -88,6 +88,9 @@ def simulate_function(results: Mapping[str, Any], seed: int = 0) -> list[Claim]:
     - `1-1.deeper-earlier`: the sign test on the epochs to the level, a net that never reached it censored at
       the budget; identical curves tie in every pair and cannot decide.
     - `1-1.depth-rank-loss`: Spearman ρ of depth against log final loss within each seed, over seeds.
+    - `1-1.deeper-smoother`: paired t on log(roughness deepest / shallowest), roughness (per seed, `seeds`' 
+      `roughness`) = root-mean-square second difference of the prediction on the grid over the target's own
+      (`prediction_roughness`).
     """
     models = list(results["models"])
     names = [m["name"] for m in models]
@@ -99,6 +102,7 @@ def simulate_function(results: Mapping[str, Any], seed: int = 0) -> list[Claim]:
     pair = f"{names[deep]} ({depth[deep]} hidden) vs {names[shallow]} ({depth[shallow]})"
     budget = float(results["epochs"])
     censored = ~np.isfinite(reach)
+    rough = np.stack([_floats([s.get("roughness") for s in m["seeds"]]) for m in models], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_final = np.log(final)
     lower = args("1-1.deeper-lower-loss", **fill)
@@ -114,7 +118,21 @@ def simulate_function(results: Mapping[str, Any], seed: int = 0) -> list[Claim]:
                                     f"the best constant prediction; budget {int(budget)} epochs"),
         claims.within_correlation(**args("1-1.depth-rank-loss", **fill), groups=_by_seed(depth, log_final),
                                   direction=-1, seed=seed, note=f"{len(models)} depths per seed"),
+        claims.paired(**{**args("1-1.deeper-smoother", **fill), "unit": f"log roughness ratio, {pair}"},
+                      a=rough[:, deep], b=rough[:, shallow], direction=-1, transform="log_ratio",
+                      note="roughness: root-mean-square second difference of the prediction over the target's own "
+                           f"(the target: 1); median deepest {fmt(float(np.nanmedian(rough[:, deep])))}, "
+                           f"shallowest {fmt(float(np.nanmedian(rough[:, shallow])))}"),
     ]
+
+
+def prediction_roughness(prediction, target) -> float:
+    """How jagged a fit is: the root-mean-square second difference of the prediction on an evenly spaced grid,
+    over the target's own (1: as smooth as the function). A corner — a ReLU net's kink — is one large second
+    difference, which the square weighs up (a mean |second difference| would not see it: a piecewise-linear
+    fit has the same total change of slope as the smooth function it follows)."""
+    pred, true = np.asarray(prediction, dtype=float).ravel(), np.asarray(target, dtype=float).ravel()
+    return float(np.sqrt(np.mean(np.diff(pred, 2) ** 2) / np.mean(np.diff(true, 2) ** 2)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -126,26 +144,52 @@ ACTUAL_TASKS_IDS = ids("1-1-actual-tasks")
 def actual_tasks(results: Mapping[str, Any], seed: int = 0) -> list[Claim]:
     """The claims of 1-1 train on actual tasks, from the notebook's results.
 
-    `results["dataset"]` names the data; `results["models"]` holds one entry per model: `name`, `hidden_layers`
-    and `final_test_accuracy`, one value per seed (NaN/None for a diverged seed). Seed s of every model saw
-    the same batches, so the models pair up by seed.
+    `results["dataset"]` names the data; `results["models"]` holds one entry per model: `name`, `hidden_layers`,
+    `widths` (its hidden widths) and `final_test_accuracy`, one value per seed (NaN/None for a diverged seed).
+    The models of seed s saw seed s's batches, so they pair up by seed.
 
-    - `1-1.deeper-better-test`: (deepest − shallowest) final test accuracy, paired t over seeds.
+    One id, one expectation (the report's, per dataset):
+    - CIFAR-10, `1-1.deeper-better-test.cifar10`: deepest − shallowest test accuracy above 0 (paired t).
+    - MNIST and the datasets with its design (digits, Fashion-MNIST: the claim id names the dataset, the note
+      says it tests MNIST's expectation), `1-1.deeper-better-test.<dataset>`: deepest − shallowest below 0; and
+      `1-1.one-two-equal.<dataset>`: 2 hidden − 1 hidden inside ± 0.02 (equivalence).
     - `1-1.depth-rank-test`: Spearman ρ of depth against test accuracy within each seed, over seeds.
+    The note gives every model's narrowest hidden layer (a layer narrower than the classes would cap the
+    accuracy whatever the depth).
     """
     models = list(results["models"])
     names = [m["name"] for m in models]
     hidden = [int(m["hidden_layers"]) for m in models]
     accuracy = np.stack([_floats(m["final_test_accuracy"]) for m in models], axis=1)  # [seeds, models]
     deep, shallow = _deepest_shallowest(hidden)
-    fill = {"dataset": results["dataset"]}
-    better = args("1-1.deeper-better-test", **fill)
-    return [
-        claims.paired(**{**better, "unit": f"test accuracy, {names[deep]} − {names[shallow]}"}, a=accuracy[:, deep],
-                      b=accuracy[:, shallow], direction=+1, note=f"{results['dataset']}, paired over seeds"),
-        claims.within_correlation(**args("1-1.depth-rank-test", **fill), groups=_by_seed(hidden, accuracy),
-                                  direction=+1, seed=seed, note=f"{len(models)} depths per seed"),
-    ]
+    dataset = results["dataset"]
+    fill = {"dataset": dataset}
+    narrow = "narrowest hidden layer: " + ", ".join(f"{m['name']} {min(m['widths'])}" for m in models if m.get("widths"))
+    mnist_like = dataset != "cifar10"
+    spec_id = "1-1.deeper-better-test." + ("mnist" if mnist_like else "cifar10")
+    better = {**args(spec_id, **fill), "id": f"1-1.deeper-better-test.{dataset}",
+              "unit": f"test accuracy, {names[deep]} − {names[shallow]}"}
+    expectation = ("tests the report's MNIST expectation (deeper worse)" if dataset not in ("mnist", "cifar10") else "")
+    found = [claims.paired(**better, a=accuracy[:, deep], b=accuracy[:, shallow], direction=-1 if mnist_like else +1,
+                           note=_join_notes(f"{dataset}, paired over seeds", expectation, narrow))]
+    if mnist_like:
+        one, two = (hidden.index(k) if k in hidden else None for k in (1, 2))
+        equal = {**args("1-1.one-two-equal.mnist", **fill), "id": f"1-1.one-two-equal.{dataset}"}
+        if one is None or two is None:
+            found.append(claims.inconclusive(**equal, why="no model with 1 and 2 hidden layers in this run"))
+        else:
+            found.append(claims.equivalence(**equal, values=accuracy[:, two] - accuracy[:, one], target=0.0,
+                                            margin=ONE_TWO_MARGIN, note=_join_notes(expectation, narrow)))
+    found.append(claims.within_correlation(**args("1-1.depth-rank-test", **fill), groups=_by_seed(hidden, accuracy),
+                                           direction=+1, seed=seed, note=f"{len(models)} depths per seed; {narrow}"))
+    return found
+
+
+ONE_TWO_MARGIN = 0.02  # the registry's margin of 1-1.one-two-equal: two accuracy points
+
+
+def _join_notes(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -258,7 +302,28 @@ def gradient_norm(results: Mapping[str, Any], window: int, horizon: int, comove_
             replicate_values=rho - (np.median(nulls) if len(nulls) else np.nan),
             note="; ".join(filter(None, [f"{task} task, mean over {len(rho)} runs; window {window}, horizon {horizon}",
                                          diverged]))))
+    found.append(_no_saddle(results["function"].get("plateaus")))
     return found
+
+
+def _no_saddle(plateaus) -> Claim:
+    """`1-2.no-saddle-during-training` from the plateaus of the function task's runs: each with its `index`
+    (fraction of eigenvalues < −τ of the exact Hessian there), `grad_norm`, `run`, `epoch`."""
+    cid = "1-2.no-saddle-during-training"
+    if plateaus is None:
+        return claims.inconclusive(**args(cid), why="no plateaus were searched in this run")
+    plateaus = list(plateaus)
+    if not plateaus:
+        return claims.inconclusive(**args(cid), why="no plateau: the gradient norm never fell to one, so no saddle "
+                                                    "could be met and nothing was examined")
+    index = _floats([p["index"] for p in plateaus])
+    saddle = ~(index <= 0)  # NaN (no spectrum) counts as not shown free of negative curvature
+    runs = len({p["run"] for p in plateaus})
+    describe = (f"{int((~saddle).sum())} of {len(plateaus)} plateaus (in {runs} runs) without negative curvature "
+                f"beyond τ; largest index {fmt(float(np.nanmax(index)))}; gradient norms "
+                f"{fmt(float(np.nanmin(_floats([p['grad_norm'] for p in plateaus]))))} to "
+                f"{fmt(float(np.nanmax(_floats([p['grad_norm'] for p in plateaus]))))}")
+    return claims.every_run(**args(cid), values=np.where(saddle, 0.0, 1.0), threshold=1.0, describe=describe)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -442,8 +507,14 @@ def flatness(results: Mapping[str, Any], learning_rate: float, flatness_delta: f
     `results["batch_sizes"]`: one record per model with `design`, `batch_size`, `learning_rate`, `seed`,
     `included` (reached the target; fixed epochs: did not diverge), `sharpness`, `sensitivity`, `gap`.
 
+    `results["line_lr"][design]` (when a learning-rate pair ran): the same barriers for the pair that differs
+    in learning rate. `results["pair_batch_sizes"]`: the interpolated batch-size pair (small, large).
+
     The correlations over batch sizes are within each seed (each seed has its own batch order) and tested
-    over seeds; the note says what including the models that missed the target would give.
+    over seeds; the note says what including the models that missed the target would give. Beside the
+    report's and Keskar's sharpness claims: `1-3.large-batch-gap` (the pair's test accuracy, small − large),
+    `1-3.batch64-best-test` (an intersection-union test against every other batch size) and
+    `1-3.sensitivity-sharpness-unrelated` (equivalence of the within-seed ρ within ± 0.5).
     """
     found = []
     designs = list(results["designs"])
@@ -473,4 +544,49 @@ def flatness(results: Mapping[str, Any], learning_rate: float, flatness_delta: f
                 claim.note = f"{claim.note}; with the {out} left out included: {claims.effect_text(every.as_dict())}, " \
                              f"{every.verdict}"
             found.append(claim)
+        found += _flatness_extra(results, design, suffix, rows, why)
     return found
+
+
+UNRELATED_MARGIN = 0.5  # the registry's margin of 1-3.sensitivity-sharpness-unrelated
+
+
+def _flatness_extra(results, design: str, suffix: str, rows, why: str) -> list[Claim]:
+    """The learning-rate pair's barriers, Keskar's generalisation gap, the report's best batch size and its
+    'sensitivity and sharpness seem unrelated', for one design."""
+    out = []
+    line_lr = (results.get("line_lr") or {}).get(design)
+    for cid, a_key, b_key in (("1-3.lr-pair-barrier", "barrier", "control"),
+                              ("1-3.lr-pair-barrier-after-matching", "barrier_matched", "control_matched")):
+        if not line_lr:
+            out.append(claims.inconclusive(**args(cid, suffix), why="no learning-rate pair in this run "
+                                                                   "(learning_rate_pair is empty)"))
+        else:
+            out.append(claims.paired(**args(cid, suffix), a=_floats([r[a_key] for r in line_lr]),
+                                     b=_floats([r[b_key] for r in line_lr]), direction=+1, note=why))
+    kept = [r for r in rows if r.get("included", True)]
+    seeds = sorted({int(r["seed"]) for r in rows})
+
+    def per_seed(batch_size, key="test_accuracy"):
+        found = {int(r["seed"]): r.get(key) for r in kept if int(r["batch_size"]) == int(batch_size)}
+        return _floats([found.get(s) for s in seeds])
+
+    pair = [int(b) for b in results.get("pair_batch_sizes") or []]
+    if len(pair) < 2 or pair[0] == pair[-1]:
+        out.append(claims.inconclusive(**args("1-3.large-batch-gap", suffix), why="no small- and large-batch pair"))
+    else:
+        small, large = pair[0], pair[-1]
+        out.append(claims.paired(**args("1-3.large-batch-gap", suffix), a=per_seed(small), b=per_seed(large),
+                                 direction=+1, note=f"batch {small} against {large}; {why}"))
+    sizes = sorted({int(r["batch_size"]) for r in rows})
+    if 64 not in sizes:
+        out.append(claims.inconclusive(**args("1-3.batch64-best-test", suffix),
+                                       why=f"batch size 64 is not among those trained ({sizes})"))
+    else:
+        out.append(claims.beats_every(**args("1-3.batch64-best-test", suffix), best=per_seed(64),
+                                      others={f"batch {b}": per_seed(b) for b in sizes if b != 64}, note=why))
+    rhos = claims.within_rhos(_pairs_by_seed(rows, "sensitivity", "sharpness", True))
+    out.append(claims.equivalence(**args("1-3.sensitivity-sharpness-unrelated", suffix), values=rhos, target=0.0,
+                                  margin=UNRELATED_MARGIN,
+                                  note=f"ρ per seed: {', '.join(fmt(r, 2) for r in rhos)}; {why}"))
+    return out
