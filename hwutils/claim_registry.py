@@ -158,7 +158,7 @@ REGISTRY = _specs(
               "over the smallest slope_points σ; equivalence over seeds: the t interval of the mean slope "
               "inside 1 ± margin", "slope 1 (first order)",
               "± slope_margin = 0.5: halfway to slope 2 (second order), so the two orders cannot both hold",
-              "seeds", "log-log slope of the median |Δloss|",
+              "seeds", "log-log slope of the median |Δloss| − 1",
               remark="the antithetic mean ½σ²nᵀHn grows as σ² at any θ (an identity): kept as the curvature "
                      "slope, a measure, not a claim"),
     ClaimSpec("1-2.at-critical-point", "1-2-error-surface",

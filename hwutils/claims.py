@@ -642,7 +642,8 @@ def paired_censored(id: str, statement: str, source: str, a: Sequence[float], b:
     d = np.log(a / b)
     notes = [_dropped_note(dropped, "pair with a non-finite or non-positive value"),
              f"{int(ca.sum())} + {int(cb.sum())} censored (not reached within the budget)" if (ca | cb).any() else "",
-             f"{ties} tied pair{'s' if ties != 1 else ''} (equal, or both censored) carry no sign" if ties else "",
+             f"{ties} tied pair{'s' if ties != 1 else ''} (equal, or both censored) carr{'y' if ties != 1 else 'ies'} "
+             "no sign" if ties else "",
              f"{k} of {m} untied pairs have a > b"]
     note = _join(*notes, note)
     effect = float(np.median(d)) if n else NAN

@@ -90,7 +90,7 @@ def simulate_function(results: Mapping[str, Any], seed: int = 0) -> list[Claim]:
     - `1-1.depth-rank-loss`: Spearman ρ of depth against log final loss within each seed, over seeds.
     - `1-1.deeper-smoother`: paired t on log(roughness deepest / shallowest), roughness (per seed, `seeds`' 
       `roughness`) = root-mean-square second difference of the prediction on the grid over the target's own
-      (`prediction_roughness`).
+      (`measures.prediction_roughness`).
     """
     models = list(results["models"])
     names = [m["name"] for m in models]
@@ -124,15 +124,6 @@ def simulate_function(results: Mapping[str, Any], seed: int = 0) -> list[Claim]:
                            f"(the target: 1); median deepest {fmt(float(np.nanmedian(rough[:, deep])))}, "
                            f"shallowest {fmt(float(np.nanmedian(rough[:, shallow])))}"),
     ]
-
-
-def prediction_roughness(prediction, target) -> float:
-    """How jagged a fit is: the root-mean-square second difference of the prediction on an evenly spaced grid,
-    over the target's own (1: as smooth as the function). A corner — a ReLU net's kink — is one large second
-    difference, which the square weighs up (a mean |second difference| would not see it: a piecewise-linear
-    fit has the same total change of slope as the smooth function it follows)."""
-    pred, true = np.asarray(prediction, dtype=float).ravel(), np.asarray(target, dtype=float).ravel()
-    return float(np.sqrt(np.mean(np.diff(pred, 2) ** 2) / np.mean(np.diff(true, 2) ** 2)))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from hwutils import claim_registry, comovement, report_claims
+from hwutils import claim_registry, comovement, measures, report_claims
 from hwutils.run import to_jsonable
 
 CLASSES = 10
@@ -72,9 +72,9 @@ def test_simulate_function_reproduced_and_contradicted():
 def test_deeper_smoother_on_predictions():
     x = np.linspace(0, 1, 201)
     target = np.sinc(5 * x)
-    assert report_claims.prediction_roughness(target, target) == pytest.approx(1.0)
+    assert measures.prediction_roughness(target, target) == pytest.approx(1.0)
     corners = np.interp(x, x[::20], target[::20])  # a piecewise-linear fit: its kinks are corners
-    assert report_claims.prediction_roughness(corners, target) > 2
+    assert measures.prediction_roughness(corners, target) > 2
     final, reach = DEEP_WINS
     same = np.ones((3, SEEDS)) * 1.7  # equal predictions: the log ratio is 0 in every seed, no spread
     c = by_id(report_claims.simulate_function(sf_results(final, reach, rough=same)))["1-1.deeper-smoother"]
