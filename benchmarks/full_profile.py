@@ -1,7 +1,11 @@
 """What the full profile costs on this machine: every full-profile report entry, run with papermill on
 data of the full shapes, for short slices of its epoch-like parameters, extrapolated to the full values.
 
-    python benchmarks/full_profile.py [--fraction 0.02] [--data-fraction 0.1] [--only PATTERN ...]
+    python benchmarks/full_profile.py [--fraction 0.02] [--data-fraction 0.1] [--only PATTERN ...] [--memory-gb 24]
+
+Each entry's line gives its time and the peak resident memory of its notebook's process tree (papermill and
+its kernel, polled with psutil), for the slice run and extrapolated to the full size; an entry whose full
+size would not fit in --memory-gb says what it needs.
 
 Data: random arrays in the standard file formats, shaped like MNIST (60000 + 10000 images, 28x28) and
 CIFAR-10 (50000 + 10000 images, 32x32x3), written to a temporary folder that $HWUTILS_DATA points to;
@@ -36,6 +40,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -62,19 +67,66 @@ def write_random_datasets(root: Path, seed: int = 0) -> None:
         (batches / name).write_bytes(pickle.dumps(batch, protocol=4))
 
 
-def run_notebook(stem: str, params: dict, out: Path, env: dict, timeout: float) -> float:
-    """Wall time of one papermill run of `stem` with `params`; raises with the log tail on failure."""
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants (papermill and its kernel), in bytes."""
+    import psutil
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass  # ended between listing and reading
+    return total
+
+
+class PeakMemory:
+    """The peak of tree_rss(pid) while the context runs, polled every `interval` seconds in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_notebook(stem: str, params: dict, out: Path, env: dict, timeout: float) -> tuple[float, int]:
+    """(wall time, peak resident memory of papermill's process tree in bytes) of one papermill run of
+    `stem` with `params`; raises with the log tail on failure."""
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{stem}.ipynb"), str(out / "run.ipynb"),
            "--no-progress-bar", "-k", "python3"]
     for name, value in {**params, "out_dir": str(out)}.items():
         cmd += ["-y", json.dumps({name: value})]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with PeakMemory(proc.pid) as memory:
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        raise RuntimeError(f"{stem} {params} failed:\n{proc.stderr[-3000:]}")
-    return seconds
+        raise RuntimeError(f"{stem} {params} failed:\n{stderr[-3000:]}")
+    return seconds, memory.peak
 
 
 NOT_IMAGES = {"function_epochs"}
@@ -184,6 +236,38 @@ def estimate(run, base: dict, sl: dict, data: tuple[dict, float], more_data: tup
     return t_a, full, parts
 
 
+MEMORY_NOISE = (0.05, 64 * 2**20)  # a peak moves by up to 5% or 64 MB between identical runs
+
+
+def memory_full(peaks: dict[str, int], b_runs: dict[str, tuple[int, str]], sl: dict, d: float, d_c: float) -> float:
+    """Peak memory (bytes) at the full size, from the runs the time estimate made, by the same linear
+    model: A's peak, plus what run C's extra images added scaled to all the images, plus what each run
+    B_i's extra units added (records that grow with the epochs: snapshots, traces), scaled to the full
+    value as `extrapolate` scales time. `peaks`: tag -> peak; `b_runs`: parameter -> (units, tag) of its
+    last B run. A growth counts only when it stands out of the noise of a peak (MEMORY_NOISE): the
+    allocator's and the compiler's caches move a peak by tens of megabytes from run to run, which
+    extrapolated over thousands of epochs would be gigabytes of nothing."""
+    base = float(peaks["a"])
+    noise = max(MEMORY_NOISE[0] * base, MEMORY_NOISE[1])
+
+    def grown(tag):
+        gain = peaks[tag] - base
+        return gain if gain > noise else 0.0
+    full = base
+    for name, (units, tag) in b_runs.items():
+        s, f = sl[name]
+        share = 1.0 if name in NOT_IMAGES else d
+        if units > s:
+            full += extrapolate(grown(tag) / (units - s), s, f, share)
+    if "c" in peaks and d_c > d:
+        full += grown("c") * (1 - d) / (d_c - d)
+    return full
+
+
+def gb(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.1f} GB"
+
+
 def hms(seconds: float) -> str:
     h, rest = divmod(int(round(seconds)), 3600)
     return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
@@ -196,6 +280,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data-fraction", type=float, default=0.1, help="share of the images in the slice runs")
     ap.add_argument("--only", action="append", default=[], help="entries whose id matches (repeatable)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per papermill run")
+    ap.add_argument("--memory-gb", type=float, default=24.0,
+                    help="the memory an entry must fit in at its full size (default 24 GB); larger ones say what they need")
     args = ap.parse_args(argv)
     if args.stretch < 2:
         ap.error("--stretch must be at least 2")
@@ -211,21 +297,32 @@ def main(argv=None) -> int:
             sl = valid_slices(entry.stem, entry.params, slices(entry.stem, entry.params, args.fraction))
             subset, d = data_slice(entry.stem, entry.params, args.data_fraction)
             more, d_c = data_slice(entry.stem, entry.params, 2 * args.data_fraction)
+            peaks, b_runs = {}, {}
 
-            def run(params, tag, stem=entry.stem, entry_id=entry.id):
-                return run_notebook(stem, params, tmp / entry_id / tag, env, args.timeout)
+            def run(params, tag, stem=entry.stem, entry_id=entry.id, peaks=peaks, b_runs=b_runs):
+                seconds, peaks[tag] = run_notebook(stem, params, tmp / entry_id / tag, env, args.timeout)
+                name = next((k for k in sl if tag.startswith(f"{k}-")), None)
+                if name is not None:  # the last stretch of run B_i is the one the estimate used
+                    b_runs[name] = (int(tag.rsplit("-", 1)[1]), tag)
+                return seconds
             base = {**entry.params, "profile": "full"}
             t_a, full, parts = estimate(run, base, sl, (subset, d), (more, d_c), args.stretch)
+            memory = memory_full(peaks, b_runs, sl, d, d_c)
             capped = " (cap: upper bound)" if entry.stem in STOPS_EARLY else ""
-            rows.append((entry.id, t_a, full, "; ".join(parts) + capped))
-            print(f"{entry.id}: slice {t_a:.0f} s -> full ≈ {hms(full)}  [{rows[-1][3]}]", flush=True)
+            fits = memory <= args.memory_gb * 2**30
+            need = "" if fits else f"; does not fit in {args.memory_gb:g} GB: needs about {gb(memory)}"
+            rows.append((entry.id, t_a, peaks["a"], full, memory, "; ".join(parts) + capped + need))
+            print(f"{entry.id}: slice {t_a:.0f} s, peak {gb(peaks['a'])} -> full ≈ {hms(full)}, peak ≈ {gb(memory)}"
+                  f"  [{rows[-1][5]}]", flush=True)
     print(f"\nFull profile on this machine ({os.cpu_count()} cores), random data of the full shapes, "
-          f"slices of {args.fraction:g} of each epoch-like parameter and {args.data_fraction:g} of the images:")
-    print(f"{'entry':<34}{'slice run':>11}{'full (extrapolated)':>22}")
-    for entry_id, t_a, full, _ in rows:
-        print(f"{entry_id:<34}{t_a:>9.0f} s{hms(full):>22}")
-    total = sum(r[2] for r in rows)
-    print(f"{'total':<34}{'':>11}{hms(total):>22}")
+          f"slices of {args.fraction:g} of each epoch-like parameter and {args.data_fraction:g} of the images; "
+          f"peak resident memory of each notebook's process tree (papermill and its kernel):")
+    print(f"{'entry':<34}{'slice run':>11}{'peak':>9}{'full (extrapolated)':>22}{'peak (full)':>13}")
+    for entry_id, t_a, peak_a, full, memory, _ in rows:
+        flag = "" if memory <= args.memory_gb * 2**30 else f"  > {args.memory_gb:g} GB"
+        print(f"{entry_id:<34}{t_a:>9.0f} s{gb(peak_a):>9}{hms(full):>22}{gb(memory):>13}{flag}")
+    total = sum(r[3] for r in rows)
+    print(f"{'total':<34}{'':>11}{'':>9}{hms(total):>22}")
     return 0
 
 

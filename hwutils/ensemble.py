@@ -233,7 +233,7 @@ class Ensemble:
             steps_taken.assign(saved["steps_taken"])
             history, start_active, done = list(saved["history"]), np.asarray(saved["start_active"]), int(saved["done"])
             loop.resumed(done, steps, "step", finished=bool(found[0]["finished"]))
-            progress.resumed(done, "step")
+            progress.resumed(done, "step", finished=bool(found[0]["finished"]))
         limit = steps_per_call
         while done < steps and self.active.numpy().any():
             call_end = min(steps, (done // steps_per_call + 1) * steps_per_call)  # where the history records
@@ -259,32 +259,72 @@ class Ensemble:
                 "converged": converged, "history": np.array(history).reshape(len(history), self.members)}
 
     # ------------------------------------------------------------ measures
-    def losses(self, x, y) -> np.ndarray:
-        return self._member_losses(tf.convert_to_tensor(np.asarray(x), self.dtype), self._labels(y)).numpy()
+    # The full-data measures hold [M, chunk, Σ widths] activations: the data come in chunks of at most
+    # `budget` elements of them (2.5e7 float32: 100 MB), whatever the members and the data, as the
+    # Hessians' budget does. One chunk is the plain computation; several give the same values up to the
+    # rounding of a sum taken in parts.
+    def measure_chunk(self, n: int, budget: float = 2.5e7) -> int:
+        """Points per chunk of the full-data measures for n points (see above)."""
+        return int(max(1, min(int(n), budget // (self.members * sum(self.widths)))))
 
-    def metrics(self, x, y) -> dict:
+    def _chunks(self, x, y, budget):
+        x = np.asarray(x)
+        y = np.asarray(y)
+        step = self.measure_chunk(len(x), budget)
+        for start in range(0, len(x), step):
+            yield (tf.convert_to_tensor(x[start:start + step], self.dtype), self._labels(y[start:start + step]))
+
+    def losses(self, x, y, budget: float = 2.5e7) -> np.ndarray:
+        """Every member's mean loss on all of (x, y): [M]."""
+        return self.metrics(x, y, budget)["loss"]
+
+    def metrics(self, x, y, budget: float = 2.5e7) -> dict:
         """Every member's full-data loss, and accuracy for classifiers: {"loss": [M], "accuracy": [M]}."""
-        x = tf.convert_to_tensor(np.asarray(x), self.dtype)
-        y = self._labels(y)
-        out = {"loss": self._member_losses(x, y).numpy()}
-        if self.loss_name != "mse":
-            pred = tf.argmax(self._forward(x), axis=-1)
-            out["accuracy"] = tf.reduce_mean(tf.cast(pred == y[None], tf.float64), axis=1).numpy()
+        n = len(x)
+        classifier = self.loss_name != "mse"
+        if self.measure_chunk(n, budget) >= n:  # one chunk: the plain computation
+            x, y = tf.convert_to_tensor(np.asarray(x), self.dtype), self._labels(y)
+            out = {"loss": self._member_losses(x, y).numpy()}
+            if classifier:
+                pred = tf.argmax(self._forward(x), axis=-1)
+                out["accuracy"] = tf.reduce_mean(tf.cast(pred == y[None], tf.float64), axis=1).numpy()
+            return out
+        loss_sum, hits = 0.0, 0.0
+        for xb, yb in self._chunks(x, y, budget):
+            loss_sum = loss_sum + tf.reduce_sum(tf.cast(self._per_sample_losses(xb, yb), tf.float64), axis=1).numpy()
+            if classifier:
+                pred = tf.argmax(self._forward(xb), axis=-1)
+                hits = hits + tf.reduce_sum(tf.cast(pred == yb[None], tf.float64), axis=1).numpy()
+        out = {"loss": (loss_sum / n).astype(self.dtype)}
+        if classifier:
+            out["accuracy"] = hits / n
         return out
 
     def _labels(self, y):
         return tf.convert_to_tensor(np.asarray(y), dtype=self.dtype if self.loss_name == "mse" else tf.int64)
 
-    def gradient_norms(self, x, y) -> np.ndarray:
+    def gradient_norms(self, x, y, budget: float = 2.5e7) -> np.ndarray:
         """‖∇θ_m L_m‖₂ of every member on all of (x, y): [M]."""
-        x = tf.convert_to_tensor(np.asarray(x), self.dtype)
-        with tf.GradientTape() as tape:
-            total = tf.reduce_sum(self._member_losses(x, self._labels(y)))
-        return np.sqrt(self._member_grad_sq(tape.gradient(total, self.variables)).numpy())
+        n = len(x)
+        if self.measure_chunk(n, budget) >= n:
+            with tf.GradientTape() as tape:
+                total = tf.reduce_sum(self._member_losses(tf.convert_to_tensor(np.asarray(x), self.dtype),
+                                                          self._labels(y)))
+            return np.sqrt(self._member_grad_sq(tape.gradient(total, self.variables)).numpy())
+        grads = None
+        for xb, yb in self._chunks(x, y, budget):  # the mean's gradient: the chunks' sums over n
+            with tf.GradientTape() as tape:
+                total = tf.reduce_sum(self._per_sample_losses(xb, yb)) / n
+            part = tape.gradient(total, self.variables)
+            grads = part if grads is None else [g + p for g, p in zip(grads, part)]
+        return np.sqrt(self._member_grad_sq(grads).numpy())
 
-    def predict(self, x) -> np.ndarray:
+    def predict(self, x, budget: float = 2.5e7) -> np.ndarray:
         """Outputs of every member: [M, N, out]."""
-        return self._forward(tf.convert_to_tensor(np.asarray(x), self.dtype)).numpy()
+        x = np.asarray(x)
+        step = self.measure_chunk(len(x), budget)
+        return np.concatenate([self._forward(tf.convert_to_tensor(x[s:s + step], self.dtype)).numpy()
+                               for s in range(0, len(x), step)], axis=1)
 
     def gradients(self, x, y) -> np.ndarray:
         """Every member's gradient ∇θ_m L_m of its mean loss on all of (x, y), computed in float64
@@ -597,7 +637,7 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
             ens.set_state(ens_state)
             _restore_records(out, out_state)
         loop.resumed(done, epochs, finished=bool(found[0]["finished"]))
-        progress.resumed(done)
+        progress.resumed(done, finished=bool(found[0]["finished"]))
     elif record_every:
         snapshot()
     steps = -(-n // batch_size)

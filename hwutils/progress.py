@@ -39,11 +39,13 @@ class Progress:
         if done >= self.total:
             self.close()
 
-    def resumed(self, done: int, unit: str = "epoch") -> None:
-        """Start the bar at `done` of its total, saying "resumed at <unit> done of total"."""
+    def resumed(self, done: int, unit: str = "epoch", finished: bool = False) -> None:
+        """Start the bar at `done` of its total, saying "resumed at <unit> done of total" (or that the loop
+        had finished in an earlier run)."""
         if self.bar.disable:
             return
-        self.bar.set_description_str(f"{self.label} (resumed at {unit} {done} of {self.total})", refresh=False)
+        said = "finished in an earlier run" if finished else f"resumed at {unit} {done} of {self.total}"
+        self.bar.set_description_str(f"{self.label} ({said})", refresh=False)
         self.update(done)
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
     python -m hwutils.report [--profile quick|full] [--only PATTERN ...] [-p NAME VALUE ...] [--force]
                              [--workers N | --scheduler ADDRESS] [--retries R] [--timeout SECONDS]
+                             [--checkpoint-dir DIR] [--keep-checkpoints] [--allowed-failures N]
 
 The run list below is the report: both 1-1 functions, 1-1 actual tasks (CIFAR-10 and MNIST in
 the full profile, the profile's dataset otherwise), and every 1-2 and 1-3 notebook. A notebook
@@ -13,6 +14,11 @@ With --workers N they run on a local Dask cluster of N worker processes (one not
 the cores shared out between them); with --scheduler ADDRESS on an existing Dask cluster. Either
 way each notebook runs in a scratch folder of its worker and sends back its files; only this
 process writes build/ and build/report/state.json, each notebook's files as soon as it finishes.
+
+Inside a notebook the training loops checkpoint (hwutils.checkpoints) into <checkpoint dir>/<entry>
+(default build/report/checkpoints): an interrupted notebook, rerun, resumes from its last checkpoint;
+on Dask a task retried after its worker was lost resumes when the folder is on a file system the
+workers share (--checkpoint-dir), and says that it starts over when it is not.
 """
 from __future__ import annotations
 
@@ -206,6 +212,15 @@ def run_task(task: dict) -> dict:
             cmd.append("--no-progress-bar")
         env = dict(os.environ)
         env.setdefault("HWUTILS_QUIET", "" if verbose else "1")
+        notes = []
+        if task.get("checkpoint_dir"):
+            folder, note = checkpoint_folder(task)
+            env["HWUTILS_CHECKPOINT_DIR"] = str(folder)
+            if task.get("keep_checkpoints"):
+                env["HWUTILS_KEEP_CHECKPOINTS"] = "1"
+            if note:
+                notes.append(note)
+                print(f"{task['name']}: {note}", file=sys.stderr, flush=True)
         if task.get("threads"):
             env.update({v: str(task["threads"]) for v in THREAD_VARIABLES})
         start = time.perf_counter()
@@ -228,10 +243,62 @@ def run_task(task: dict) -> dict:
                 if path.suffix in (".json", ".ipynb"):  # the scratch path is meaningless to the client
                     data = data.replace(str(out).encode(), b"@OUT_DIR@")
                 files[path.relative_to(out).as_posix()] = data
+        resumed = _resumed_loops(files.get("results.json"))
+        if resumed:
+            notes.append("resumed from checkpoints: " + "; ".join(resumed))
         return {"name": task["name"], "status": status, "message": message, "seconds": seconds,
-                "files": files, "host": os.uname().nodename, "pid": os.getpid()}
+                "files": files, "host": os.uname().nodename, "pid": os.getpid(), "notes": notes}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+MARKER = ".hwutils-checkpoints"
+
+
+def mark_checkpoint_root(root: Path) -> str:
+    """Create the report's checkpoint folder and its marker file; return the marker's token. A worker that
+    reads the same token there sees the client's folder: it is shared."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / MARKER
+    try:
+        return marker.read_text().strip() or _new_token(marker)
+    except OSError:
+        return _new_token(marker)
+
+
+def _new_token(marker: Path) -> str:
+    import uuid
+    token = uuid.uuid4().hex
+    write_atomic(marker, token)
+    return token
+
+
+def checkpoint_folder(task: dict) -> tuple[Path, str]:
+    """Where this task's notebook checkpoints, and a note when that cannot survive a move to another worker:
+    the client's folder when this worker sees it (its marker holds the client's token), else a folder on
+    this worker's own disk, so that a retry here resumes but a retry elsewhere starts over."""
+    folder = Path(task["checkpoint_dir"])
+    try:
+        shared = (folder.parent / MARKER).read_text().strip() == task.get("checkpoint_token")
+    except OSError:
+        shared = False
+    if shared:
+        return folder, ""
+    local = Path(tempfile.gettempdir()) / "hwutils-checkpoints" / str(task.get("checkpoint_token")) / folder.name
+    return local, (f"the checkpoint folder {folder.parent} is not on this worker's file system (not shared): "
+                   f"checkpoints go to {local} on {os.uname().nodename}, and a retry on another worker starts over "
+                   f"(give --checkpoint-dir a folder every worker sees)")
+
+
+def _resumed_loops(results: bytes | None) -> list[str]:
+    """The loops a finished notebook took from checkpoints (results.json's "resumed")."""
+    try:
+        resumed = json.loads(results or b"{}").get("resumed") or []
+    except ValueError:
+        return []
+    return [f"{r.get('loop')} at {r.get('unit', 'epoch')} {r.get('at')} of {r.get('of')}" for r in resumed
+            if isinstance(r, dict) and not r.get("finished")]
 
 
 def store_files(dest: Path, files: dict[str, bytes]) -> None:
@@ -281,6 +348,11 @@ class Options:
     verbose: bool = False
     retries: int = 2  # Dask retries of a task whose machinery raised; a lost worker is rescheduled by Dask
     failed_dir: Path | None = None  # where the executed notebook of a failed run goes
+    checkpoint_dir: Path | None = None  # each notebook checkpoints into <checkpoint_dir>/<job name>
+    keep_checkpoints: bool = False
+    # Workers that may die while running one task before Dask gives it up: a notebook longer than a worker's
+    # lifetime (a batch job's wall time) resumes from its checkpoints on the next worker, so allow many.
+    allowed_failures: int = 50
 
     @property
     def distributed(self) -> bool:
@@ -300,6 +372,14 @@ def add_cluster_arguments(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--gpus-per-task", type=float, default=0, metavar="G",
                    help="each notebook needs G of the workers' 'GPU' resource (start workers with "
                         "--resources GPU=1); 0: none")
+    g.add_argument("--allowed-failures", type=int, default=50, metavar="N",
+                   help="workers that may die while running one notebook before it is given up (default 50): "
+                        "with checkpoints each retry resumes where the last one stopped")
+    c = ap.add_argument_group("checkpoints inside the notebooks")
+    c.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="where each notebook's training loops checkpoint (DIR/<entry>); on a cluster, a folder "
+                        "every worker sees, so that a retried notebook resumes (default: under build/)")
+    c.add_argument("--keep-checkpoints", action="store_true", help="keep each notebook's checkpoints when it finishes")
 
 
 class Runner:
@@ -314,6 +394,9 @@ class Runner:
         code, versions = code_hash(), library_versions()
         self.fp = {j.name: fingerprint(j.notebook, j.parameters, code, versions) for j in jobs}
         self.start = time.perf_counter()
+        if options.checkpoint_dir:  # absolute: a worker's working directory is not the client's
+            options.checkpoint_dir = Path(options.checkpoint_dir).resolve()
+        self.token = mark_checkpoint_root(options.checkpoint_dir) if options.checkpoint_dir else None
 
     # -- bookkeeping --------------------------------------------------------------------------
     def unchanged(self, job: Job) -> bool:
@@ -322,9 +405,13 @@ class Runner:
                 and (job.out_dir / "results.json").is_file())
 
     def task(self, job: Job, threads: int | None) -> dict:
-        return {"name": job.name, "stem": job.stem, "notebook": job.notebook.read_bytes(),
+        task = {"name": job.name, "stem": job.stem, "notebook": job.notebook.read_bytes(),
                 "parameters": job.parameters, "timeout": self.opt.timeout, "verbose": self.opt.verbose,
                 "threads": threads, "cwd": str(job.notebook.resolve().parent)}
+        if self.opt.checkpoint_dir:
+            task.update(checkpoint_dir=str(Path(self.opt.checkpoint_dir) / job.name), checkpoint_token=self.token,
+                        keep_checkpoints=self.opt.keep_checkpoints)
+        return task
 
     def store(self, job: Job, result: dict) -> dict:
         """Write a finished task's files and its state entry; called as soon as it finishes."""
@@ -337,9 +424,14 @@ class Runner:
         elif files.get(f"{job.stem}.ipynb") and self.opt.failed_dir is not None:
             kept = Path(self.opt.failed_dir) / f"{job.name}.ipynb"
             write_atomic(kept, files[f"{job.stem}.ipynb"].replace(b"@OUT_DIR@", b"(scratch)"))
+        if status == "ok" and self.opt.checkpoint_dir and not self.opt.keep_checkpoints:
+            # The notebook deleted its checkpoints when it finished; what is left is an empty folder.
+            shutil.rmtree(Path(self.opt.checkpoint_dir) / job.name, ignore_errors=True)
         entry = {"fingerprint": self.fp[job.name] if status == "ok" else None, "status": status,
                  "seconds": result.get("seconds"), "message": message, "host": result.get("host"),
                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **job.info}
+        if result.get("notes"):
+            entry["notes"] = list(result["notes"])
         if kept is not None:
             entry["executed_notebook"] = str(kept)
         self.state[job.name] = entry
@@ -390,10 +482,13 @@ class Runner:
                 cluster = LocalCluster(n_workers=self.opt.workers, threads_per_worker=1, processes=True,
                                        dashboard_address=":0" if _has_bokeh() else None, silence_logs=40)
                 client = Client(cluster)
+            # Set on the running scheduler, whoever started it (a local cluster, dask-jobqueue, a colleague).
+            client.run_on_scheduler(_set_allowed_failures, self.opt.allowed_failures)
             dashboard = (client.dashboard_link if _has_bokeh() or self.opt.scheduler else
                          "none (the dashboard needs bokeh: pip install 'bokeh>=3.1')")
             print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers, scheduler "
-                  f"{client.scheduler.address}, dashboard {dashboard}", flush=True)
+                  f"{client.scheduler.address}, dashboard {dashboard}, allowed failures per notebook "
+                  f"{self.opt.allowed_failures}, checkpoints in {self.opt.checkpoint_dir or '(none)'}", flush=True)
             threads = self._threads(client)
             resources = {"GPU": self.gpus_per_task} if self.gpus_per_task else None
             for job in todo:
@@ -480,8 +575,14 @@ class Runner:
                 f"elapsed {self.elapsed()}, estimated remaining {_fmt_seconds(remaining)}]")
 
 
+def _set_allowed_failures(n: int, dask_scheduler=None) -> None:
+    """Run on the scheduler: how many workers may die running one task before it is given up."""
+    dask_scheduler.allowed_failures = int(n)
+
+
 def _details(entry: dict) -> str:
-    text = f"\n{entry['message']}" if entry.get("message") else ""
+    text = "".join(f"\n  {note}" for note in entry.get("notes") or [])
+    text += f"\n{entry['message']}" if entry.get("message") else ""
     return text + (f"\n(executed notebook: {entry['executed_notebook']})" if entry.get("executed_notebook") else "")
 
 
@@ -554,7 +655,9 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append(Job(entry.id, entry.path, {**given, "profile": args.profile}, paths.BUILD / entry.id,
                         stem=entry.stem, info={"profile": args.profile, "params": given}))
     options = Options(workers=args.workers, scheduler=args.scheduler, force=args.force, timeout=args.timeout,
-                      verbose=args.verbose, retries=args.retries, failed_dir=report_dir / "failed")
+                      verbose=args.verbose, retries=args.retries, failed_dir=report_dir / "failed",
+                      checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else report_dir / "checkpoints",
+                      keep_checkpoints=args.keep_checkpoints, allowed_failures=args.allowed_failures)
     where = (f"{args.workers} local Dask workers" if args.workers else
              f"the Dask cluster at {args.scheduler}" if args.scheduler else "one after another")
     print(f"hw1 lab report: {len(entries)} notebooks, profile {args.profile}, {where}, output {paths.BUILD}",

@@ -111,7 +111,8 @@ class Run:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints = Checkpoints(folder_for(self.out_dir, params.get("checkpoint_dir")),
                                        run_parts({"notebook": stem, **params}), params.get("checkpoint_every") or 0,
-                                       params.get("checkpoint_minutes") or 0.0, bool(params.get("keep_checkpoints")))
+                                       params.get("checkpoint_minutes") or 0.0,
+                                       bool(params.get("keep_checkpoints") or os.environ.get("HWUTILS_KEEP_CHECKPOINTS")))
         self.stages: dict[str, float] = {}
         self.findings: list[str] = []
         self.figures: list[str] = []

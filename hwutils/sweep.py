@@ -7,7 +7,8 @@
 Each point of the grid is one papermill run with its own out_dir, build/sweeps/<name>/<point>/
 (<name>: --name, else the notebook's stem). A point whose notebook, parameters, profile, hwutils code
 and library versions are unchanged since it last finished is skipped, so an interrupted sweep resumes,
-and adding a value to the grid runs only the new points. A `-p` with one value (or a list literal,
+and adding a value to the grid runs only the new points; a point interrupted mid-training resumes from
+its notebook's checkpoints (build/sweeps/<name>/checkpoints/<point>, or --checkpoint-dir). A `-p` with one value (or a list literal,
 `-p widths "[4, 16]"`) fixes that parameter for every point.
 
 The YAML grid of `-f` is a mapping from parameter name to a list of values (a scalar fixes it), or
@@ -266,6 +267,7 @@ def run(notebook: str | Path, grid: dict[str, list], name: str | None = None, pr
     jobs = [Job(point_name(p), notebook, {**p, "profile": profile}, folder / point_name(p),
                 info={"point": p, "profile": profile, "notebook": str(notebook)}) for p in points]
     options.failed_dir = options.failed_dir or folder / "failed"
+    options.checkpoint_dir = options.checkpoint_dir or folder / "checkpoints"  # an interrupted point resumes
     print(f"sweep {name}: {notebook.name} over {len(points)} points "
           f"({' x '.join(f'{len(v)} {k}' for k, v in grid.items()) or 'no parameters'}), profile {profile}, "
           + (f"{options.workers} local Dask workers" if options.workers else
@@ -326,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         print("--workers must be at least 1", file=sys.stderr)
         return 2
     options = Options(workers=args.workers, scheduler=args.scheduler, force=args.force, timeout=args.timeout,
-                      verbose=args.verbose, retries=args.retries)
+                      verbose=args.verbose, retries=args.retries, allowed_failures=args.allowed_failures,
+                      checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
+                      keep_checkpoints=args.keep_checkpoints)
     try:
         df, outcomes, _ = run(notebook, grid, name=args.name or spec.get("name"),
                               profile=args.profile or spec.get("profile"), options=options, metric=args.metric,

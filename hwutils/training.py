@@ -112,8 +112,26 @@ def final(history: dict, key: str) -> float:
     return float(values[-1]) if values else float("nan")
 
 
-def evaluate(model, x, y, batch_size: int = 1024) -> dict:
-    """Loss and (for classifiers) accuracy of `model` on (x, y)."""
+def activations_per_sample(model) -> int:
+    """The outputs of every layer for one sample, summed (a stacked model: over every member)."""
+    total = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        # Inputs hold no activations of their own; a container's outputs are its last layer's.
+        if isinstance(layer, keras.layers.InputLayer) or any(True for _ in layer._flatten_layers(include_self=False)):
+            continue
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):  # a layer that was never called on a symbolic input
+            continue
+        total += int(np.prod([d for d in shape[1:] if d is not None]))
+    return max(1, total)
+
+
+def evaluate(model, x, y, batch_size: int = 1024, budget: float = 1e8) -> dict:
+    """Loss and (for classifiers) accuracy of `model` on (x, y), in batches of at most `batch_size`
+    whose activations stay within `budget` elements (1e8 float32: 400 MB): a stacked model of many
+    CNNs evaluates in smaller batches instead of exhausting the memory."""
+    batch_size = int(max(1, min(batch_size, budget // activations_per_sample(model))))
     values = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}
 
@@ -174,7 +192,7 @@ def fit_stacked(model, train, test=None, epochs: int = 1, batch_size: int = 32, 
     return out
 
 
-def evaluate_snapshots(model, snapshots, x, y, batch_size: int = 1024) -> list[dict]:
+def evaluate_snapshots(model, snapshots, x, y, batch_size: int = 1024, budget: float = 1e8) -> list[dict]:
     """The model's metrics (training.evaluate) at each flat θ of `snapshots` (e.g.
     callbacks.WeightSnapshots().weights); the model's own weights are restored afterwards."""
     from .objective import unflatten
@@ -185,7 +203,7 @@ def evaluate_snapshots(model, snapshots, x, y, batch_size: int = 1024) -> list[d
         for theta in snapshots:
             for v, value in zip(variables, unflatten(theta, variables)):
                 v.assign(value.astype(v.dtype))
-            out.append(evaluate(model, x, y, batch_size))
+            out.append(evaluate(model, x, y, batch_size, budget))
         return out
     finally:
         for v, value in zip(variables, current):

@@ -261,6 +261,11 @@ def test_a_cached_stage_runs_once_per_fingerprint(tmp_path):
     stage_cache.cached(store, "costly", costly, model, x, scale=2.0)  # the same name, another model
     stage_cache.cached(ckpt.Checkpoints(tmp_path, {"params": "b"}, minutes=5), "costly", costly, model, x, scale=2.0)
     assert len(calls) == 4
+    from hwutils.ensemble import Ensemble
+    ens = Ensemble([1, 3, 1], 2, seed=0)
+    first = stage_cache.cached(store, "hessians", ens.hessians, x[:, None], x[:, None])
+    ens.theta.assign(ens.theta.numpy() + 1)  # a bound method's object is part of the key: other weights
+    assert not np.allclose(stage_cache.cached(store, "hessians", ens.hessians, x[:, None], x[:, None]), first)
     stage_cache.cached(ckpt.Checkpoints(tmp_path), "costly", costly, model, x)  # checkpoints off: always runs
     stage_cache.cached(None, "costly", costly, model, x)
     assert len(calls) == 6

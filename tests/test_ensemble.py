@@ -318,6 +318,22 @@ def test_set_member_weights_checks_shapes():
         ens.set_member_weights(2, good)
 
 
+def test_full_data_measures_in_chunks_agree_with_one_chunk_and_bound_memory():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((90, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64") + (x[:, 1] > 0.3)
+    ens = Ensemble([4, 6, 5, 3], 3, loss="sparse_categorical_crossentropy", seed=0, learning_rate=1e-2)
+    ens.fit(x, y, epochs=3, batch_size=16, verbose=False)
+    small = 3 * 18 * 7  # 7 points per chunk: 13 chunks of [M, chunk, Σ widths] within the budget
+    assert ens.measure_chunk(90, small) == 7 and ens.measure_chunk(90) == 90
+    whole, parts = ens.metrics(x, y), ens.metrics(x, y, budget=small)
+    np.testing.assert_allclose(parts["loss"], whole["loss"], rtol=1e-6)
+    np.testing.assert_array_equal(parts["accuracy"], whole["accuracy"])
+    np.testing.assert_allclose(ens.gradient_norms(x, y, budget=small), ens.gradient_norms(x, y), rtol=1e-5)
+    np.testing.assert_array_equal(ens.predict(x, budget=small), ens.predict(x))
+    np.testing.assert_allclose(ens.losses(x, y, budget=small), whole["loss"], rtol=1e-6)
+
+
 @pytest.mark.parametrize("loss", ["mse", "sparse_categorical_crossentropy"])
 def test_per_member_orders_train_each_member_as_it_would_train_alone(loss):
     """shuffle_seed with one seed per member: member m follows exactly the trajectory of a one-member

@@ -114,3 +114,30 @@ def test_two_image_parameters_both_count_as_training_on_the_images():
     sl = {"epochs": (2, 30), "image_epochs": (1, 20)}
     _, full, _ = estimate(nb, {"profile": "full"}, sl, share(0.1), share(0.2), stretch=4)
     assert full == pytest.approx(nb.seconds({"epochs": 30, "image_epochs": 20}))
+
+
+def test_peak_memory_counts_the_whole_process_tree():
+    import subprocess
+    from full_profile import PeakMemory
+    # The parent holds little; its child (as papermill's kernel would) holds 300 MB for a moment.
+    child = "x = bytearray(300 * 2**20); import time; time.sleep(1.5)"
+    proc = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"])
+    with PeakMemory(proc.pid, interval=0.05) as memory:
+        proc.wait(timeout=60)
+    assert memory.peak > 300 * 2**20
+
+
+def test_full_size_memory_follows_the_same_linear_model_as_time():
+    from full_profile import memory_full
+    mb = 2**20
+    # A: 1 GB; run C (twice the images: 20% instead of 10%) adds 0.5 GB; run B of image_epochs (4 units
+    # instead of 1) adds 300 MB: 100 MB a unit on 10% of the images, so 1 GB a unit on all of them.
+    peaks = {"a": 1024 * mb, "c": 1536 * mb, "image_epochs-4": 1324 * mb, "function_epochs-160": 1000 * mb}
+    sl = {"image_epochs": (1, 20), "function_epochs": (40, 2000)}
+    b_runs = {"image_epochs": (4, "image_epochs-4"), "function_epochs": (160, "function_epochs-160")}
+    full = memory_full(peaks, b_runs, sl, d=0.1, d_c=0.2)
+    expected = 1024 * mb + 0.5 * 1024 * mb * 0.9 / 0.1 + 100 * mb * (20 / 0.1 - 1)  # the smaller B run adds nothing
+    assert full == pytest.approx(expected)
+    # 30 MB more over 3 units is within a peak's noise: not extrapolated to 200 units (6 GB of nothing)
+    noisy = memory_full({**peaks, "image_epochs-4": 1054 * mb}, b_runs, sl, d=0.1, d_c=0.2)
+    assert noisy == pytest.approx(1024 * mb + 0.5 * 1024 * mb * 0.9 / 0.1)

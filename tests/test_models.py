@@ -171,3 +171,22 @@ def test_fit_stacked_with_one_member_reads_kerass_unnamed_keys():
     model = _stacked_cnn(members=1)
     hist = training.fit_stacked(model, (x, y), (x, y), epochs=2, batch_size=16, verbose=False)
     assert len(hist) == 1 and len(hist[0]["train_loss"]) == 2 and len(hist[0]["test_accuracy"]) == 2
+
+
+def test_evaluate_keeps_a_stacked_models_activations_within_its_budget():
+    import numpy as np
+    from hwutils import training
+    x, y = _image_batch(40)
+    model = _stacked_cnn(members=3)
+    per_sample = training.activations_per_sample(model)
+    alone = training.activations_per_sample(models.member(model, 0))
+    assert per_sample == 3 * alone and alone > 8 * 8  # every member's every layer
+    whole = training.evaluate(model, x, [y] * 3)
+    # Batches of 8 (40 points: equal batches, since Keras averages a member's loss over batches)
+    small = training.evaluate(model, x, [y] * 3, budget=8 * per_sample + 5)
+    for key, value in whole.items():
+        assert small[key] == pytest.approx(value, rel=1e-5)
+    probe = []
+    model.evaluate = lambda *a, **k: probe.append(k["batch_size"]) or whole
+    training.evaluate(model, x, [y] * 3, budget=7 * per_sample)
+    assert probe == [7] and np.isfinite(whole["loss"])

@@ -4,7 +4,10 @@ state.json), failures and timeouts, the page, --only and -p. The Dask side is in
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -207,3 +210,94 @@ def test_fingerprint_follows_code_versions_parameters_but_not_the_report_machine
     assert fp != report.fingerprint(nb, {"seed": 1}, "code", versions)
     assert fp != report.fingerprint(nb, {"seed": 0}, "code", {**versions, "numpy": "0.0"})
     assert fp != report.fingerprint(nb, {"seed": 0}, "other code", versions)
+
+
+def test_the_fingerprint_follows_a_profile_change(fake_project, capsys):
+    _, build = fake_project
+    one = ["--only", "1-1-a"]
+    assert report.main(["--profile", "smoke", *one]) == 0
+    smoke = json.loads((build / "report" / "state.json").read_text())["1-1-a"]["fingerprint"]
+    capsys.readouterr()
+    assert report.main(["--profile", "quick", *one]) == 0  # the same parameters otherwise: run again
+    assert "1-1-a: ok in" in capsys.readouterr().out
+    quick = json.loads((build / "report" / "state.json").read_text())["1-1-a"]["fingerprint"]
+    assert quick != smoke and json.loads((build / "1-1-a" / "results.json").read_text())["profile"] == "quick"
+    assert report.main(["--profile", "quick", *one]) == 0
+    assert "skipped, unchanged" in capsys.readouterr().out
+
+
+DRIVER = '''import json, sys
+from pathlib import Path
+from hwutils import params, paths, report
+notebooks, build, stems = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
+paths.NOTEBOOKS, paths.BUILD = notebooks, build
+report.RUN_LIST = [report.Entry(s) for s in stems]
+spec = [params.Param("profile", "str", optional=True), params.Param("out_dir", "str", optional=True),
+        params.Param("value", "int", 1, 1, 1), params.Param("fail", "bool", False, False, False)]
+params.SPECS = {s: spec for s in stems}
+sys.exit(report.main(sys.argv[4:]))
+'''
+
+# 1-2-b waits (the first time) until the report is killed; its checkpointed loop has saved some epochs by then.
+SLOW = '''
+import time
+from hwutils import checkpoints
+here = pathlib.Path(TMP)  # the test's folder (out_dir is the task's scratch folder)
+marker = here / "killed-once"
+store = checkpoints.Checkpoints(checkpoints.folder_for(out_dir, None), {"params": "toy"}, every=1)
+loop = store.loop("toy loop")
+found = loop.restore()
+start, total = (found[0]["epoch"], found[0]["tree"]["total"]) if found else (0, 0)
+if found:
+    loop.resumed(start, 6)
+for epoch in range(start, 6):
+    total += epoch * epoch
+    loop.save(epoch + 1, 6, {"total": total})
+    if epoch == 2 and not marker.exists():
+        (here / "waiting").write_text("")
+        time.sleep(120)
+(out / "results.json").write_text(json.dumps({"findings": [], "figures": [], "profile": profile, "seed": 0,
+    "params": {"value": value}, "total": total, "started_at": start, "resumed": store.resumed}))
+store.finish()
+'''
+
+
+def test_a_killed_report_keeps_what_finished_and_its_rerun_resumes_the_interrupted_notebook(fake_project, tmp_path):
+    notebooks, build = fake_project
+    fake_notebook(notebooks, "1-2-b", extra=SLOW.replace("TMP", repr(str(tmp_path))))
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    args = [sys.executable, str(driver), str(notebooks), str(build), json.dumps(["1-1-a", "1-2-b", "1-3-c"]),
+            "--profile", "smoke"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(report.__file__).parents[1])})
+    deadline = time.time() + 180
+    while not (tmp_path / "waiting").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert (tmp_path / "waiting").exists(), proc.communicate()
+    os.kill(proc.pid, signal.SIGKILL)  # the report itself, in the middle of 1-2-b's training
+    proc.wait(timeout=60)
+    state = json.loads((build / "report" / "state.json").read_text())
+    assert state["1-1-a"]["status"] == "ok" and state["1-1-a"]["fingerprint"]  # the finished notebook is kept
+    assert "1-2-b" not in state and "1-3-c" not in state
+    saved = sorted(p.name for p in (build / "report" / "checkpoints" / "1-2-b" / "toy_loop-0").iterdir())
+    assert saved[-1] == "epoch-00000003"
+    (tmp_path / "killed-once").write_text("")
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "PYTHONPATH": str(Path(report.__file__).parents[1])})
+    assert rerun.returncode == 0, rerun.stderr
+    assert "1-1-a: skipped, unchanged" in rerun.stdout and "resumed from checkpoints: toy loop at epoch 3 of 6" \
+        in rerun.stdout
+    results = json.loads((build / "1-2-b" / "results.json").read_text())
+    assert results["started_at"] == 3 and results["total"] == sum(e * e for e in range(6))
+    assert not (build / "report" / "checkpoints" / "1-2-b").exists()  # deleted once the notebook finished
+
+
+def test_a_worker_that_does_not_see_the_checkpoint_folder_says_the_notebook_would_start_over(tmp_path):
+    root = tmp_path / "checkpoints"
+    token = report.mark_checkpoint_root(root)
+    assert report.mark_checkpoint_root(root) == token  # stable across reruns
+    folder, note = report.checkpoint_folder({"checkpoint_dir": str(root / "job"), "checkpoint_token": token})
+    assert folder == root / "job" and note == ""
+    folder, note = report.checkpoint_folder({"checkpoint_dir": str(root / "job"), "checkpoint_token": "elsewhere"})
+    assert folder != root / "job" and "not shared" in note and "starts over" in note

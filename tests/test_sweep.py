@@ -34,13 +34,13 @@ json.dump({"seed": seed, "loss": scale * (1 + seed), "threads": os.environ.get("
 '''
 
 
-def toy_notebook(folder: Path) -> Path:
+def toy_notebook(folder: Path, code: str = TOY) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     cell = nbformat.v4.new_code_cell("profile = None\nout_dir = None\nseed = 0\nscale = 1.0\nsleep = 0.0\n"
                                      "marker_dir = ''")
     cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell, nbformat.v4.new_code_cell(TOY)]
+    nb.cells = [cell, nbformat.v4.new_code_cell(code)]
     path = folder / "toy.ipynb"
     nbformat.write(nb, path)
     return path
@@ -165,6 +165,63 @@ def test_report_on_the_cluster_gives_the_sequential_results(cluster, build, tmp_
     assert "Dask: 2 workers" in out
     for stem in REAL:
         assert _close(_metrics(results["sequential"][stem]), _metrics(results["dask"][stem])) == []
+
+
+# A checkpointed loop (hwutils.checkpoints, no TensorFlow): 6 epochs, each adding epoch² to a total; the first
+# attempt at seed 0 waits after its epoch-3 checkpoint until its worker is killed.
+TRAINING = '''import json, os, pathlib, time
+from hwutils import checkpoints
+store = checkpoints.Checkpoints(checkpoints.folder_for(out_dir, None), {"params": f"seed {seed}"}, every=1)
+loop = store.loop("toy training")
+found = loop.restore()
+start, total = (found[0]["epoch"], found[0]["tree"]["total"]) if found else (0, 0)
+if found:
+    loop.resumed(start, 6)
+for epoch in range(start, 6):
+    total += (epoch + seed) ** 2
+    loop.save(epoch + 1, 6, {"total": total})
+    if epoch == 2 and seed == 0 and marker_dir:
+        pathlib.Path(marker_dir, f"epoch3-{os.getpid()}").write_text(str(os.getpid()))
+        if len(list(pathlib.Path(marker_dir).glob("epoch3-*"))) == 1:
+            time.sleep(120)  # the first attempt: killed with its worker here
+out = pathlib.Path(out_dir)
+out.mkdir(parents=True, exist_ok=True)
+json.dump({"seed": seed, "total": total, "started_at": start, "resumed": store.resumed, "figures": [],
+           "findings": [], "params": {"seed": seed}}, open(out / "results.json", "w"))
+store.finish()
+'''
+
+
+def test_a_notebook_whose_worker_is_killed_resumes_from_its_checkpoint_on_another(cluster, build, tmp_path):
+    from distributed import Client
+
+    nb = toy_notebook(tmp_path, TRAINING)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    shared = tmp_path / "shared-checkpoints"  # every worker of the local cluster sees it
+    argv = [str(nb), "-p", "seed", "0", "1", "-p", "marker_dir", repr(str(markers)), "--scheduler",
+            cluster.scheduler_address, "--profile", "smoke", "--name", "resume", "--checkpoint-dir", str(shared)]
+    rc = {}
+    thread = threading.Thread(target=lambda: rc.setdefault("rc", sweep.main(argv)))
+    thread.start()
+    with Client(cluster.scheduler_address) as client:
+        deadline = time.time() + 240
+        while not list(markers.glob("epoch3-*")) and time.time() < deadline:
+            time.sleep(0.2)
+        assert list(markers.glob("epoch3-*")), "the task never reached its third epoch"
+        victim = next(addr for addr, keys in client.processing().items() if any("seed-0" in str(k) for k in keys))
+        os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
+        thread.join(timeout=300)
+        assert not thread.is_alive()
+        client.wait_for_workers(2, timeout=120)  # the nanny restarts the killed worker: the next tests need two
+    assert rc["rc"] == 0
+    df = sweep.load("resume").set_index("seed")
+    assert set(df["status"]) == {"ok"}
+    assert df.loc[0, "started_at"] == 3 and df.loc[1, "started_at"] == 0  # seed 0 resumed at epoch 3
+    assert list(df["total"]) == [sum((e + s) ** 2 for e in range(6)) for s in (0, 1)]  # as if never interrupted
+    state = json.loads((build / "sweeps" / "resume" / "state.json").read_text())
+    assert "resumed from checkpoints: toy training at epoch 3 of 6" in state[df.loc[0, "point"]]["notes"]
+    assert [p.name for p in shared.iterdir()] == [report.MARKER]  # the finished notebooks' checkpoints are gone
 
 
 # Last in this module: it leaves the shared cluster with one worker until its nanny has restarted the other.
