@@ -1,8 +1,8 @@
 """What hwutils needs of automatic differentiation beyond Keras, one implementation per Keras backend.
 
 Everything else in hwutils is keras.ops and NumPy; this layer holds the few things Keras does not offer
-in a backend-neutral form, each written once for TensorFlow (`tf.py`: tf.GradientTape, tf.function,
-tf.while_loop) and once for JAX (`jax.py`: jax.grad, jax.jvp, jax.jit, lax.fori_loop):
+in a backend-neutral form, each written once for TensorFlow (`tf.py`: tf.GradientTape, tf.function) and
+once for JAX (`jax.py`: jax.grad, jax.jvp, jax.jit, jax.vmap):
 
 - `value_and_grad(fn, has_aux=False)`: fn(θ, *args) -> value (or (value, aux)) becomes
   g(θ, *args) -> (value, ∇θ value) (or ((value, aux), ∇θ value)); θ any tensor, the gradient shaped like it;
@@ -14,7 +14,8 @@ tf.while_loop) and once for JAX (`jax.py`: jax.grad, jax.jvp, jax.jit, lax.fori_
 - `batch_jacobians(fn, xs, wrt)`: per-sample Jacobians of fn's outputs with respect to the inputs `wrt`.
 - `jit(fn, xla=False, autograph=True, batch_arg=None)`: a compiled function (jax.jit; tf.function, XLA when
   asked), counting its traces.
-- `fori_loop(n, body, carry)`: carry = body(i, carry) for i < n, inside a compiled function.
+- the compiled loop is Keras's own, keras.ops.fori_loop (lax.fori_loop on JAX, tf.while_loop on TensorFlow),
+  inside `jit(..., xla=True)`: hwutils.ensemble runs every step of a call as one XLA program on both.
 - `optimizer_step(optimizer, variables, optimizer_values, grads, values)`: one optimizer update as a
   function of values (Keras's stateless_apply on JAX; TensorFlow refuses stateless_apply, so there the
   values go through the variables).
@@ -47,7 +48,6 @@ value_and_grad = _impl.value_and_grad
 hvp = _impl.hvp
 hessian_apply = _impl.hessian_apply
 batch_jacobians = _impl.batch_jacobians
-fori_loop = _impl.fori_loop
 optimizer_step = _impl.optimizer_step
 record_steps = _impl.record_steps
 float64 = _impl.float64

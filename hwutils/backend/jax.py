@@ -50,9 +50,6 @@ def jit(fn, xla: bool = False, autograph: bool = True, batch_arg: int | None = N
     return jax.jit(fn)
 
 
-def fori_loop(n, body, carry):
-    return jax.lax.fori_loop(0, n, body, carry)
-
 
 def optimizer_step(optimizer, variables, optimizer_values, grads, values):
     new_values, new_optimizer_values = optimizer.stateless_apply(list(optimizer_values), list(grads), list(values))

@@ -90,10 +90,6 @@ class _OpenBatch:
         return self._traced[key](*args)
 
 
-def fori_loop(n, body, carry):
-    _, carry = tf.while_loop(lambda i, _: i < n, lambda i, c: (i + 1, body(i, c)), (tf.constant(0), carry))
-    return carry
-
 
 def optimizer_step(optimizer, variables, optimizer_values, grads, values):
     # TensorFlow's optimizers refuse stateless_apply (tf.distribute): the values go through the variables.
