@@ -119,7 +119,8 @@ class Ensemble:
             target = ops.cast(y, out.dtype)
             return ops.mean(ops.square(out - (target if own else target[None])), axis=2)
         labels = ops.cast(y, "int32") if own else ops.broadcast_to(ops.cast(y, "int32")[None], ops.shape(out)[:2])
-        return keras.ops.sparse_categorical_crossentropy(labels, out)
+        # cast: under JAX's x64 Keras's one-hot of the labels is float64 whatever the outputs' dtype
+        return ops.cast(keras.ops.sparse_categorical_crossentropy(labels, out), out.dtype)
 
     def _member_losses(self, x, y, weights=None, theta=None):
         """Each member's mean loss on (x, y): [M]. `weights` [B] (summing to one) replace the plain
@@ -575,15 +576,15 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool, per_membe
             weights = valid / ops.sum(valid)
             idx = ops.take(batches, t, axis=0)
             xb, yb = ops.take(x, idx, axis=0), ops.take(y, idx, axis=0)
-            out = []
+            out = []  # (t, t * 0): the indices of a slice update share one integer type (int64 under JAX's x64)
             for ens, active, (theta, values, losses_so_far, norms_so_far) in zip(ensembles, actives, carry):
                 def total(th):
                     losses = ens._member_losses(xb, yb, weights, th)
                     return ops.sum(ops.where(active, losses, ops.zeros_like(losses))), losses
                 (_, losses), grad = backend.value_and_grad(total, has_aux=True)(theta)
-                losses_so_far = ops.slice_update(losses_so_far, (t, 0), losses[None])
+                losses_so_far = ops.slice_update(losses_so_far, (t, t * 0), losses[None])
                 if record_steps:
-                    norms_so_far = ops.slice_update(norms_so_far, (t, 0), ops.sqrt(ens._member_grad_sq(grad))[None])
+                    norms_so_far = ops.slice_update(norms_so_far, (t, t * 0), ops.sqrt(ens._member_grad_sq(grad))[None])
                 theta, values = ens._masked_step(ens.optimizer, values, grad, theta, active)
                 out.append((theta, values, losses_so_far, norms_so_far))
             return out
