@@ -190,7 +190,8 @@ def stacked(build, members: int | None = None, loss=None, optimizer=None, metric
     On JAX it defaults to True: XLA is JAX's only compiler, and False would run every step eagerly.
     """
     if jit_compile is None:
-        jit_compile = keras.backend.backend() == "jax"
+        from .training import TINY_JIT
+        jit_compile = TINY_JIT
     builds = list(build) if isinstance(build, (list, tuple)) else None
     if builds is not None:
         if members is not None and members != len(builds):
