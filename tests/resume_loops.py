@@ -23,6 +23,7 @@ from hwutils import backend, callbacks, models, training  # noqa: E402
 from hwutils.ensemble import Ensemble, fit_group  # noqa: E402
 
 backend.deterministic()  # as hwutils.setup does on a CPU
+backend.enable_float64()  # as tests/conftest.py does for the test session: the child computes what the parent does
 KINDS = ("fit", "fit_stacked", "fit_group", "gradient_norm")
 EPOCHS = 6
 
