@@ -423,7 +423,28 @@ class Ensemble:
 
     def _relu_hessian_chunk(self, x, y, n_total: int) -> np.ndarray:
         """This chunk's contribution to every member's Hessian of the mean loss over n_total points,
-        in float64 (x is a float64 tensor; θ is cast up here).
+        in float64 (x is a float64 tensor; θ is cast up here): the blocks of `_relu_hessian_blocks`, compiled
+        once per chunk shape (on JAX every op run eagerly would be compiled on its own), put in place."""
+        if "relu_hessian" not in self._compiled:
+            self._compiled["relu_hessian"] = backend.jit(self._relu_hessian_blocks)
+        gauss_newton, cross = self._compiled["relu_hessian"](ops.cast(self.theta.value, "float64"), x, y,
+                                                              ops.convert_to_tensor(1.0 / n_total, "float64"))
+        h = _float64(gauss_newton)
+        offsets = self._offsets()
+        pairs = [(l, k) for l in range(len(self._layout) - 1) for k in range(l + 1, len(self._layout))]
+        for (l, k), (ww, bw) in zip(pairs, cross):
+            ww, bw = _float64(ww), _float64(bw)
+            k0, k1, _ = offsets[k]
+            l0, l1, l2 = offsets[l]
+            h[:, l0:l1, k0:k1] += ww
+            h[:, k0:k1, l0:l1] += np.transpose(ww, (0, 2, 1))
+            h[:, l1:l2, k0:k1] += bw
+            h[:, k0:k1, l1:l2] += np.transpose(bw, (0, 2, 1))
+        return h
+
+    def _relu_hessian_blocks(self, theta, x, y, scale):
+        """The Gauss-Newton term [M, P, P] and, for every layer pair l < k, the second-order blocks (W_l–W_k,
+        b_l–W_k) of the chunk's contribution, θ [M, P] and x in float64, scale = 1 / n_total.
 
         With z_l = a_{l-1}W_l + b_l, a_l = relu(z_l) and f = z_L, for one sample
           ∇²ℓ = JᵀQJ + Σ_o ∂ℓ/∂f_o ∇²f_o,
@@ -436,8 +457,8 @@ class Ensemble:
         """
         dt = "float64"
         m, L = self.members, len(self._layout)
-        ws, bs = self._unpack(ops.cast(self.theta.value, dt))
-        a = [ops.broadcast_to(x[None], (m, *x.shape))]
+        ws, bs = self._unpack(theta)
+        a = [x[None] * ops.ones((m, 1, 1), dt)]  # no static batch size: one trace serves every chunk
         masks = []
         for l in range(L):
             z = ops.matmul(a[-1], ws[l]) + bs[l][:, None, :]
@@ -445,7 +466,6 @@ class Ensemble:
                 masks.append(ops.cast(z > 0, dt))
                 a.append(ops.relu(z))
         out_dim = self.widths[-1]
-        scale = 1.0 / n_total
         if self.loss_name == "mse":
             g_out = 2.0 * scale / out_dim * (z - ops.cast(y, dt)[None])  # ∂L/∂f [M, n, O]
             q = None  # Q = 2/(n·O)·I
@@ -453,25 +473,24 @@ class Ensemble:
             prob = ops.softmax(z, axis=-1)
             g_out = scale * (prob - ops.one_hot(y, out_dim, dtype=dt)[None])
             q = scale * (prob[..., :, None] * ops.eye(out_dim, dtype=dt) - prob[..., :, None] * prob[..., None, :])
-        nb = int(x.shape[0])
         # δ_l = ∂f/∂z_l: [M, n, O, w_l], from δ_L = I backwards.
         deltas = [None] * L
-        deltas[L - 1] = ops.broadcast_to(ops.eye(out_dim, dtype=dt), (m, nb, out_dim, out_dim))
+        deltas[L - 1] = ops.eye(out_dim, dtype=dt)[None, None] * ops.ones_like(z[..., :1])[..., None]
         for l in range(L - 2, -1, -1):
             deltas[l] = ops.einsum("mnow,mvw->mnov", deltas[l + 1], ws[l + 1]) * masks[l][:, :, None, :]
         errors = [ops.einsum("mno,mnow->mnw", g_out, d) for d in deltas]  # e_l = ∂L/∂z_l
         # Jacobian of the outputs, in the member's θ order (kernel C-order, then bias, layer by layer).
         jac = []
         for l in range(L):
-            jac.append(ops.reshape(a[l][:, :, None, :, None] * deltas[l][:, :, :, None, :], (m, nb, out_dim, -1)))
+            jac.append(ops.reshape(a[l][:, :, None, :, None] * deltas[l][:, :, :, None, :],
+                                   (m, -1, out_dim, self.widths[l] * self.widths[l + 1])))
             jac.append(deltas[l])
         jac = ops.concatenate(jac, axis=3)  # [M, n, O, P]
         if q is None:
             h = (2.0 * scale / out_dim) * ops.einsum("mnop,mnoq->mpq", jac, jac)
         else:
             h = ops.einsum("mnop,mnor->mpr", jac, ops.einsum("mnoq,mnqp->mnop", q, jac))
-        h = _float64(h)
-        offsets = self._offsets()
+        cross = []
         for l in range(L - 1):
             w_l = self.widths[l + 1]
             acts = masks[l][:, :, :, None] * ops.eye(w_l, dtype=dt)  # A_{l,l} = ∂a_l/∂z_l
@@ -479,18 +498,13 @@ class Ensemble:
                 if k > l + 1:
                     acts = ops.einsum("mnqr,mrs->mnqs", acts, ws[k - 1]) * masks[k - 1][:, :, None, :]
                 p_dim, r_dim, s_dim = self.widths[l], self.widths[k], self.widths[k + 1]
-                outer = ops.reshape(a[l][:, :, :, None] * errors[k][:, :, None, :], (m, nb, p_dim * s_dim))
-                ww = ops.einsum("mnx,mny->mxy", outer, ops.reshape(acts, (m, nb, w_l * r_dim)))
-                ww = _float64(ops.reshape(ops.transpose(ops.reshape(ww, (m, p_dim, s_dim, w_l, r_dim)), (0, 1, 3, 4, 2)),
-                                         (m, p_dim * w_l, r_dim * s_dim)))
-                bw = _float64(ops.reshape(ops.einsum("mns,mnqr->mqrs", errors[k], acts), (m, w_l, r_dim * s_dim)))
-                k0, k1, _ = offsets[k]
-                l0, l1, l2 = offsets[l]
-                h[:, l0:l1, k0:k1] += ww
-                h[:, k0:k1, l0:l1] += np.transpose(ww, (0, 2, 1))
-                h[:, l1:l2, k0:k1] += bw
-                h[:, k0:k1, l1:l2] += np.transpose(bw, (0, 2, 1))
-        return h
+                outer = ops.reshape(a[l][:, :, :, None] * errors[k][:, :, None, :], (m, -1, p_dim * s_dim))
+                ww = ops.einsum("mnx,mny->mxy", outer, ops.reshape(acts, (m, -1, w_l * r_dim)))
+                ww = ops.reshape(ops.transpose(ops.reshape(ww, (m, p_dim, s_dim, w_l, r_dim)), (0, 1, 3, 4, 2)),
+                                 (m, p_dim * w_l, r_dim * s_dim))
+                bw = ops.reshape(ops.einsum("mns,mnqr->mqrs", errors[k], acts), (m, w_l, r_dim * s_dim))
+                cross.append((ww, bw))
+        return h, cross
 
     def _hessian_rows_fn(self):
         """The compiled rows `rows` of every member's Hessian: (θ [M, P] float64, x, y, weights, rows) -> [R, M, P].
