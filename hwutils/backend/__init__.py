@@ -7,8 +7,9 @@ once for JAX (`jax.py`: jax.grad, jax.jvp, jax.jit, jax.vmap):
 - `value_and_grad(fn, has_aux=False)`: fn(θ, *args) -> value (or (value, aux)) becomes
   g(θ, *args) -> (value, ∇θ value) (or ((value, aux), ∇θ value)); θ any tensor, the gradient shaped like it;
   nests (the gradient of a function of a gradient: double backpropagation).
-- `hvp(fn)`: h(θ, v, *args) -> H v, H = ∇²θ fn; JAX forward-over-reverse (jvp of the gradient), TensorFlow
-  reverse-over-reverse (its forward mode is itself built on double backpropagation).
+- `hvp(fn)`: h(θ, v, *args) -> H v, H = ∇²θ fn; JAX forward over reverse (jvp of the gradient), TensorFlow
+  reverse over reverse (double backpropagation, as before this layer; tf.autodiff.ForwardAccumulator computes
+  most JVPs by transposing a backward pass anyway, and it was not measured against it here).
 - `hessian_apply(fn)`: h(θ, V, *args) -> [R, *θ.shape], H applied to every row of V [R, *θ.shape] at once
   (vmap of hvp on JAX, a vectorised Jacobian on TensorFlow): with unit vectors, rows of H.
 - `batch_jacobians(fn, xs, wrt)`: per-sample Jacobians of fn's outputs with respect to the inputs `wrt`.
@@ -19,10 +20,11 @@ once for JAX (`jax.py`: jax.grad, jax.jvp, jax.jit, jax.vmap):
 - `optimizer_step(optimizer, variables, optimizer_values, grads, values)`: one optimizer update as a
   function of values (Keras's stateless_apply on JAX; TensorFlow refuses stateless_apply, so there the
   values go through the variables).
-- `record_steps(model, fn)`: instruments a model's train step so that fn(θ, state, batch) is evaluated at the
-  weights before every step's update (callbacks.GradientNorm).
+- `record_steps(model, fn, capacity)`: instruments a model's fit so that fn(θ, state, batch) -> (norm, loss)
+  is evaluated at the weights before every step's update and kept on the device, up to `capacity` steps
+  between two `read()`s (callbacks.GradientNorm reads at each epoch's end); `remove()` undoes it.
 - `float64()`: a scope in which float64 arrays exist (JAX computes in float32 unless x64 is enabled; the
-  scope enables it), `enable_float64()` the documented opt-in for float64 Keras models on JAX, and
+  scope enables it; `in_float64` decorates a function with it), `enable_float64()` the documented opt-in for float64 Keras models on JAX, and
   `check_dtypes(variables)`, which refuses a variable whose values are narrower than its declared dtype
   instead of letting a float64 measure run in float32.
 - `deterministic()`, `device()`, `versions()`: what hwutils.run records and sets.
@@ -73,6 +75,17 @@ class jit:
 
     def __call__(self, *args):
         return self._compiled(*args)
+
+
+def in_float64(fn):
+    """`fn` run inside `float64()`: for a function that builds and measures a float64 model of its own."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with float64():
+            return fn(*args, **kwargs)
+    return wrapped
 
 
 def grad(fn):
