@@ -90,7 +90,8 @@ SPECS: dict[str, list[Param]] = {
         Param("seeds", "int", 2, 5, 5, low=1, help="initialisations per model, trained together as one stacked model"),
     ],
     "1-2-trajectories": _common() + _image_data(full_n=(None, None)) + [
-        Param("runs", "int", 3, 8, 8, low=2),
+        Param("runs", "int", 3, 12, 8, low=2,
+              help="independent runs (own weights and batch order); 'every run' needs ≥ 6, ≥ 11 to pass Holm"),
         Param("epochs", "int", 6, 45, 30, low=1),
         Param("record_every", "int", 3, 3, 3, low=1),
         Param("batch_size", "int", 64, 64, 128, low=1),
