@@ -78,8 +78,8 @@ REGISTRY = _specs(
     ClaimSpec("1-1.deeper-smoother", "1-1-simulate-function",
               "The deeper net fits the function more smoothly: the wide net's prediction has corners ({title})",
               "report 1-1", "paired t over seeds on log(roughness of the deepest / the shallowest net's prediction), "
-              "roughness = root-mean-square second difference of the prediction over the grid divided by the target's "
-              "own (a corner is one large second difference)",
+              "roughness = root-mean-square second difference of the fit's error (prediction − target) over the grid "
+              "divided by the target's own (a corner is one large second difference)",
               "lower (the deeper smoother)", "none", "seeds", "log roughness ratio, deepest vs shallowest"),
     ClaimSpec("1-1.depth-rank-test", "1-1-actual-tasks",
               "Test accuracy rises with depth, within every seed ({dataset})", "report 1-1",

@@ -89,7 +89,7 @@ def simulate_function(results: Mapping[str, Any], seed: int = 0) -> list[Claim]:
       the budget; identical curves tie in every pair and cannot decide.
     - `1-1.depth-rank-loss`: Spearman ρ of depth against log final loss within each seed, over seeds.
     - `1-1.deeper-smoother`: paired t on log(roughness deepest / shallowest), roughness (per seed, `seeds`' 
-      `roughness`) = root-mean-square second difference of the prediction on the grid over the target's own
+      `roughness`) = root-mean-square second difference of the fit's error on the grid over the target's own
       (`measures.prediction_roughness`).
     """
     models = list(results["models"])
@@ -120,8 +120,8 @@ def simulate_function(results: Mapping[str, Any], seed: int = 0) -> list[Claim]:
                                   direction=-1, seed=seed, note=f"{len(models)} depths per seed"),
         claims.paired(**{**args("1-1.deeper-smoother", **fill), "unit": f"log roughness ratio, {pair}"},
                       a=rough[:, deep], b=rough[:, shallow], direction=-1, transform="log_ratio",
-                      note="roughness: root-mean-square second difference of the prediction over the target's own "
-                           f"(the target: 1); median deepest {fmt(float(np.nanmedian(rough[:, deep])))}, "
+                      note="roughness: root-mean-square second difference of the fit's error over the target's own "
+                           f"(0: the function's curvature exactly; 1: none of it); median deepest {fmt(float(np.nanmedian(rough[:, deep])))}, "
                            f"shallowest {fmt(float(np.nanmedian(rough[:, shallow])))}"),
     ]
 

@@ -72,7 +72,8 @@ def test_simulate_function_reproduced_and_contradicted():
 def test_deeper_smoother_on_predictions():
     x = np.linspace(0, 1, 201)
     target = np.sinc(5 * x)
-    assert measures.prediction_roughness(target, target) == pytest.approx(1.0)
+    assert measures.prediction_roughness(target, target) == 0.0
+    assert measures.prediction_roughness(np.full_like(target, target.mean()), target) == pytest.approx(1.0)
     corners = np.interp(x, x[::20], target[::20])  # a piecewise-linear fit: its kinks are corners
     assert measures.prediction_roughness(corners, target) > 2
     final, reach = DEEP_WINS
