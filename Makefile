@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit unit-jax notebooks report report-full bench lab clean
+.PHONY: install test unit unit-jax notebooks report report-standard report-full bench lab clean
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ notebooks: install
 
 report: install
 	$(PY) -m hwutils.report --profile quick
+
+# The report's datasets at an hour's scale (MNIST, CIFAR-10 on disk: see data/README.md); WORKERS=2 runs two
+# notebooks at once.
+report-standard: install
+	$(PY) -m hwutils.report --profile standard $(if $(WORKERS),--workers $(WORKERS))
 
 report-full: install
 	$(PY) -m hwutils.report --profile full
