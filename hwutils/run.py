@@ -120,6 +120,7 @@ class Run:
         self.stages: dict[str, float] = {}
         self.findings: list[str] = []
         self.figures: list[str] = []
+        self.captions: dict[str, str] = {}  # figure file -> its caption (plots.save_fig(..., caption=...))
         self._start = time.perf_counter()
 
     def __getattr__(self, name: str) -> Any:
@@ -168,6 +169,7 @@ class Run:
             "device": device(),
             "wall_time": {"stages": self.stages, "total": time.perf_counter() - self._start},
             "figures": self.figures,
+            "captions": self.captions,
             "findings": self.findings,
             "resumed": self.checkpoints.resumed,
             **metrics,
@@ -227,7 +229,7 @@ class Run:
 
 
 _RUN_KEYS = {"notebook", "profile", "seed", "dataset", "params", "versions", "device", "wall_time",
-             "figures", "findings", "resumed"}
+             "figures", "captions", "findings", "resumed"}
 
 
 def setup(stem: str, namespace: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
