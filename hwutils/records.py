@@ -1,0 +1,161 @@
+"""What each notebook keeps in results.json, assembled from the arrays its cells computed.
+
+The results' format (key names, nesting, the keys earlier runs used) is bookkeeping a reader of the experiment
+does not need; it lives here, one function per notebook, so that a notebook's last cells read
+`metrics = records.<notebook>(...)` and `hwutils.report_claims` reads the same keys every time.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from scipy import stats
+
+FUNCTION_TARGETS = {"sinc": "sin(5πx)/(5πx)", "xcosx": "x·cos(x)"}
+
+
+def function_target(target: str, n_points: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """The 1-1 function task: its name, and `n_points` evenly spaced samples as float32 columns x, y. sinc is
+    sin(5πx)/(5πx) on (0, 1] (x = 0 left out: the formula is 0/0 there, although the limit is 1); xcosx is
+    x·cos(x) on [0, 5]."""
+    if target == "sinc":
+        grid = np.linspace(0.0, 1.0, n_points + 1)[1:]
+        values = np.sinc(5 * grid)  # np.sinc(t) = sin(πt)/(πt)
+    elif target == "xcosx":
+        grid = np.linspace(0.0, 5.0, n_points)
+        values = grid * np.cos(grid)
+    else:
+        raise ValueError(f"unknown target {target!r}; known: {', '.join(FUNCTION_TARGETS)}")
+    return FUNCTION_TARGETS[target], grid[:, None].astype(np.float32), values[:, None].astype(np.float32)
+
+
+def simulate_function(P, title: str, level: float, x, y, archs: dict, final, curves, reach, roughness, preds,
+                      ensembles) -> dict:
+    """1-1-simulate-function: per model its per-seed final loss, epochs to the level, loss curves, roughness and
+    predictions; `final`, `reach`, `roughness` are [seeds, models], `curves[i]` [seeds, epochs]."""
+    from .models import dense_params
+    names = list(archs)
+    best = [int(np.argmin(np.nan_to_num(f, nan=np.inf))) for f in np.asarray(final).T]  # best seed of each model
+    models = []
+    for i, n in enumerate(names):
+        diverged = ensembles[i].diverged
+        models.append({
+            "name": n, "widths": archs[n], "depth": len(archs[n]) - 2, "params": dense_params(archs[n]),
+            "final_loss": float(np.nanmedian(final[:, i])), "loss": np.nanmedian(curves[i], axis=0),
+            "best_seed": best[i], "diverged": int(diverged.sum()), "epochs_to_level": reach[:, i],
+            "seeds": [{"seed": s, "loss": curves[i][s], "final_loss": final[s, i], "roughness": roughness[s, i],
+                       "diverged": bool(diverged[s])} for s in range(len(final))],
+            "prediction_best": preds[n][best[i]], "prediction_min": np.nanmin(preds[n], 0),
+            "prediction_max": np.nanmax(preds[n], 0)})
+    return dict(target=P.target, title=title, level=level, level_fraction=P.level_fraction, epochs=P.epochs,
+                x=x[:, 0], y=y[:, 0], models=models)
+
+
+def gradient_norm(traces: dict, tasks: dict, coupling: dict, observed: dict, null: dict, comoves: dict,
+                  dataset: str, plateau_runs: list, examined: list) -> dict:
+    """1-2-gradient-norm: per task the first run's series, every run's coupling and co-movement; the plateaus of
+    the function task."""
+    metrics = {name: {"model": tasks[name]["widths"],
+                      "iterations": np.arange(1, len(runs[0]["grad_norm"]) + 1), **runs[0],
+                      "coupling": {"rho": [rho for rho, _ in coupling[name]], "observed": observed[name],
+                                   "null": null[name], "diverged": [r["diverged"] for r in runs]},
+                      "comovement": comoves[name]}
+               for name, runs in traces.items()}
+    metrics["image"]["dataset"] = dataset
+    metrics["function"].update(plateaus=plateau_runs, full_batch_grad_norm=[e["grad_norms"] for e in examined])
+    return metrics
+
+
+def _spearman(a, b) -> float:
+    return float(stats.spearmanr(a, b).statistic) if len(a) > 2 else float("nan")
+
+
+def zero_gradient(widths: Sequence[int], n_params: int, table, diverged, phase: dict, already: int,
+                  spectra: list, few: Sequence[int]) -> dict:
+    """1-2-zero-gradient: every run's loss, gradient norm, fractions and band, the rank correlations with the
+    loss over the runs at a critical point (and over all runs), the spectra drawn. The parameter count is
+    `n_params` (`params` is the run's own record of its parameters)."""
+    ok = table[table.converged]
+    runs = [{"seed": m, "loss": r.loss, "grad_norm": r.grad_norm, "minimal_ratio": r.positive, "index": r.negative,
+             "near_zero_fraction": r.near_zero, "exact_zero_fraction": r.exact_zero,
+             "minimal_ratio_live": r.minimal_ratio_live, "tau": r.tau, "converged": r.converged,
+             "diverged": bool(diverged[m]), "grad_steps": phase["steps"][m]} for m, r in table.iterrows()]
+    return dict(widths=list(widths), n_params=n_params, runs=runs, converged_fraction=float(table.converged.mean()),
+                already_below_tolerance=already, spearman=_spearman(ok.loss, ok.positive),
+                spearman_index=_spearman(ok.loss, ok.negative), spearman_all=_spearman(table.loss, table.positive),
+                spearman_live=_spearman(ok.loss, ok.minimal_ratio_live),
+                spectra={str(m): spectra[m]["eigenvalues"] for m in few})
+
+
+def spectrum_table(spectra: list, loss, grad_norm, converged):
+    """1-2-zero-gradient: one row per run of `measures.critical_point_spectrum` results beside its loss."""
+    import pandas as pd
+    keys = ["negative", "near_zero", "positive", "exact_zero", "minimal_ratio_live", "tau", "tau_rounding",
+            "tau_gradient"]
+    return pd.DataFrame({"loss": loss, "grad_norm": grad_norm, "converged": converged,
+                         **{k: [s[k] for s in spectra] for k in keys}})
+
+
+def trajectories(P, widths, n_params: int, fit: dict, diverged, test_accuracy, loss, accuracy, pca: dict,
+                 tsne: dict, pairs, alphas, barrier: dict, lines: dict) -> dict:
+    """1-2-trajectories: every run's snapshots with their coordinates in each plane, the barriers and the loss
+    along every interpolated line."""
+    coords = {"pca": pca["model"]["projections"], "layer_pca": pca["layer"]["projections"],
+              "tsne": tsne["model"], "layer_tsne": tsne["layer"]}
+    coords = {k: np.asarray(v).reshape(P.runs, -1, 2) for k, v in coords.items()}
+    runs = [{"seed": r, "diverged": bool(diverged[r]), "test_accuracy": test_accuracy[r],
+             "checkpoints": [{"epoch": e, "loss": loss[r, t], "accuracy": accuracy[r, t],
+                              **{k: v[r, t] for k, v in coords.items()}} for t, e in enumerate(fit["epochs"])]}
+            for r in range(P.runs)]
+    return dict(widths=widths, n_params=n_params, layer=P.layer, runs=runs,
+                pca_explained_variance={k: v["explained_variance_ratio"] for k, v in pca.items()},
+                barriers={"pairs": pairs, "alpha": alphas, **barrier,
+                          "train_loss": {k: [line["train_loss"] for line in v] for k, v in lines.items()}})
+
+
+def error_surface(P, history, noise, base, single, curvature, sigma_min, grads, traces, sigma_star, line, plane,
+                  steps, grid, slope, proj, ev, a_steps, b_steps, path_plane) -> dict:
+    """1-2-error-surface: per seed the slopes, σ_min, σ* and its parts; the surfaces and the training path."""
+    i, j = np.unravel_index(np.nanargmin(grid), np.shape(grid))
+    per_seed = [{"seed": s, "linear_slope": single[s]["slope"], "median_abs_delta": single[s]["median_abs_delta"],
+                 "sigmas_fitted": single[s]["sigmas"], "curvature_slope": curvature[s]["slope"], "sigma_min": sigma_min,
+                 "grad_norm": grads[s], "trace": float(traces[s]), "trace_se": traces[s].se,
+                 "sigma_star": sigma_star[s], "base_loss": base[s]} for s in range(P.seeds)]
+    return dict(history=history, perturbation=noise, base_loss=base[0], seeds=per_seed, surface_1d=line,
+                surface_2d=plane, surface_2d_extent=[float(steps[0]), float(steps[-1])],
+                surface_2d_min={"alpha": float(steps[i]), "beta": float(steps[j]), "loss": float(10 ** grid[i, j])},
+                perturbation_slope={k: v for k, v in slope.items() if k != "replicates"},
+                trajectory={"projections": proj, "explained_variance": ev, "alpha": a_steps, "beta": b_steps,
+                            "loss": path_plane["loss"]})
+
+
+def final_metrics(family: list, diverged, splits: dict[str, tuple]) -> dict[str, np.ndarray]:
+    """1-3-parameters: every ensemble's loss and accuracy on each split, as [seeds, widths] arrays named
+    `<split>_<metric>`; a diverged model is NaN."""
+    out = {}
+    for split, (x, y) in splits.items():
+        scores = [e.metrics(x, y) for e in family]
+        for key in ("loss", "accuracy"):
+            out[f"{split}_{key}"] = np.where(diverged, np.nan, np.array([s[key] for s in scores]).T)
+    return out
+
+
+def parameters(widths: Sequence[int], params, diverged, final: dict[str, np.ndarray], classes: int,
+               seeds: int) -> dict:
+    """1-3-parameters: per width its parameter count, the mean of each metric over the seeds that did not diverge,
+    and every seed's value."""
+    def mean(v):
+        return float(np.nanmean(v)) if np.isfinite(v).any() else None
+    models = [{"width": w, "params": params[i], "diverged": bool(diverged[:, i].any()),
+               **{k: mean(v[:, i]) for k, v in final.items()}, "seeds": {k: v[:, i] for k, v in final.items()}}
+              for i, w in enumerate(widths)]
+    return {"family": f"Flatten → Dense(n) → Dense(n) → Dense({classes}, softmax)", "seeds": seeds, "models": models}
+
+
+def batch_stream(x, y, size: int = 128):
+    """A callable that gives a fresh generator of (x, y) batches of `size`: data in the form a measure takes
+    from a loader of one's own (a tf.data.Dataset or a PyDataset works the same)."""
+    def batches():
+        return ((x[i:i + size], y[i:i + size]) for i in range(0, len(x), size))
+    return batches
+
