@@ -455,11 +455,12 @@ def scatter_marked(ax, x, y, color=None, kept=None, color_label: str = "", exclu
 
 
 def symlog_ticks(linthresh: float, largest: float, per_side: int = 3) -> list[float]:
-    """Ticks for a symlog axis from -largest to largest: 0, ±linthresh and at most `per_side` decades beyond it
-    on each side (every k-th decade), so that the labels of a span of many decades do not overlap."""
-    if not (linthresh > 0 and largest > linthresh):
+    """Ticks for a symlog axis from -largest to largest: 0 and at most `per_side` decades beyond ±linthresh on each
+    side (every k-th decade), so that the labels of a span of many decades do not overlap."""
+    if not (linthresh > 0 and largest > 2 * linthresh):
         return [-linthresh, 0.0, linthresh] if linthresh > 0 else [0.0]
-    low, high = int(np.floor(np.log10(linthresh))), int(np.ceil(np.log10(largest)))
+    # The first decade labelled lies at least 2τ out: one inside the linear part ±τ would sit on the label of 0.
+    low, high = int(np.ceil(np.log10(2 * linthresh))), int(np.ceil(np.log10(largest)))
     step = max(1, int(np.ceil((high - low) / per_side)))
     decades = [10.0 ** e for e in range(low, high + 1, step)]
     return sorted({0.0, *decades, *(-d for d in decades)})

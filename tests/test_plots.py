@@ -359,14 +359,15 @@ def test_dense_scatters_and_surfaces_are_rasterised_in_the_pdf_and_few_points_st
     plt.close("all")
 
 
-def test_spectrum_tick_labels_do_not_overlap_over_many_decades(tmp_path):
+@pytest.mark.parametrize("band", [1e-7, 4.8e-4])  # a decade exactly; a band whose decade lies inside it
+def test_spectrum_tick_labels_do_not_overlap_over_many_decades(tmp_path, band):
     fig, ax = plt.subplots(figsize=plots.WIDE)
     eig = np.concatenate([-np.logspace(-6, 1, 30), np.zeros(5), np.logspace(-7, 2, 60)])
-    plots.spectrum(ax, {"run": eig}, band=1e-7)
+    plots.spectrum(ax, {"run": eig}, band=band)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     boxes = [t.get_window_extent(renderer) for t in ax.get_yticklabels() if t.get_text()]
-    assert len(boxes) >= 5
+    assert len(boxes) >= 5 and all(t == 0 or abs(t) >= 2 * band for t in ax.get_yticks())
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     assert 0.0 in list(ax.get_yticks())
     plt.close(fig)
