@@ -1,0 +1,127 @@
+"""Training a vectorised model (hwutils.vectorized): every member on its own batch order and its own
+labels, the training data on the device for the whole fit, checkpoints as in training.fit.
+
+Member m's epoch e visits the points in the order `order.epoch_order(order_seed[m], e, n)`: the batches
+`training.fit(..., order_seed=order_seed[m])` gives the same model alone, so member m follows the
+trajectory of that fit (tests/test_vectorized.py). One order_seed for all: the members share their
+batches, as the members of `models.stacked` do, and the first layer computes every member from one batch.
+
+The feed carries indices only ([B], or [B, M] with an order per member) and each member's labels; the
+model gathers the images from a copy of the training set it holds on the device (`Members.on_device`), so
+a step moves a few hundred bytes to the device instead of a batch of images.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import keras
+import numpy as np
+
+from . import order, resume
+from .callbacks import ProgressBar
+
+
+class MemberBatches(keras.utils.PyDataset):
+    """The batches of one epoch: (indices [B] or [B, M], labels [B, M]); member m's slice of
+    `order.epoch_order(order_seeds[m], epoch, n)` (the identity order when shuffle=False). `epoch` is set
+    by order.FollowEpoch, so initial_epoch=k starts with epoch k's batches."""
+
+    def __init__(self, labels: np.ndarray, batch_size: int, order_seeds, shuffle: bool = True, epoch: int = 0):
+        super().__init__()
+        self.labels = np.asarray(labels)  # [n, M]
+        self.shared = np.isscalar(order_seeds)
+        self.seeds = [int(order_seeds)] if self.shared else [int(s) for s in order_seeds]
+        self.batch_size, self.shuffle, self.epoch = int(batch_size), bool(shuffle), int(epoch)
+        self._order = (None, None)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """[orders, n]: one row per distinct order (one when shared)."""
+        if self._order[0] != epoch:
+            n = len(self.labels)
+            rows = [order.epoch_order(s, epoch, n) if self.shuffle else np.arange(n) for s in self.seeds]
+            self._order = (epoch, np.stack(rows).astype("int32"))
+        return self._order[1]
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __getitem__(self, i: int):
+        idx = self.order(self.epoch)[:, i * self.batch_size:(i + 1) * self.batch_size].T  # [B, orders]
+        if self.shared:
+            return idx[:, 0], self.labels[idx[:, 0]]
+        return idx, np.take_along_axis(self.labels, idx, axis=0)
+
+
+def _labels(y, members: int) -> np.ndarray:
+    """[n, M] from one label array (every member) or a list of M (each member its own)."""
+    if isinstance(y, (list, tuple)):
+        if len(y) != members:
+            raise ValueError(f"{len(y)} label arrays for a vectorised model of {members} members")
+        return np.stack([np.asarray(v) for v in y], axis=1)
+    return np.repeat(np.asarray(y)[:, None], members, axis=1)
+
+
+def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: str = "train",
+        verbose: bool | None = None, callbacks=(), order_seed=None, shuffle: bool = True, initial_epoch: int = 0,
+        checkpoints=None) -> list[dict]:
+    """Fit a compiled vectorised model; one history per member, shaped like `training.fit_stacked`'s:
+    {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "epochs", "diverged", "diverged_epoch"}.
+
+    `train` is (x, y) with one label array for every member or (x, [y_0, ..., y_{M-1}]); `test` is (x, y),
+    every member on the same test set. `order_seed`: one int (shared batches), a list of M (member m on
+    order_seed[m]), or None (one drawn from NumPy's global generator, as training.fit does).
+    `checkpoints`, `callbacks`, `initial_epoch`: as in training.fit (the loop's whole state is saved and a
+    rerun resumes it). A member whose loss turns non-finite does not disturb the others; its history ends
+    at its last finite epoch with `diverged: True`.
+    """
+    m_count = model.n_members
+    x, y = train
+    labels = _labels(y, m_count)
+    if order_seed is None:
+        order_seed = int(np.random.randint(2**31 - 1))
+    seeds = order_seed if np.isscalar(order_seed) else [int(s) for s in order_seed]
+    if not np.isscalar(seeds) and len(seeds) != m_count:
+        raise ValueError(f"{len(seeds)} order seeds for a vectorised model of {m_count} members")
+    validation = (test[0], _labels(test[1], m_count)) if test is not None else None
+    bar = ProgressBar(label, enabled=verbose)
+    loop = None
+    if checkpoints is not None:
+        loop = checkpoints.loop(label, *resume.loop_identity(
+            model, "member_fit", x, labels, validation, epochs, batch_size, seeds, shuffle, initial_epoch,
+            [type(cb).__name__ for cb in callbacks if hasattr(cb, "get_state")]))
+    keeper = resume.KerasLoop(loop, list(callbacks), epochs, initial_epoch)
+    restored = keeper.restore(model)
+    start = initial_epoch
+    if restored is not None:
+        start, finished = restored
+        loop.resumed(start, epochs, finished=finished)
+    if restored is None or not restored[1]:
+        batches = MemberBatches(labels, batch_size, seeds, shuffle, start)
+        model.on_device(x)
+        try:
+            model.fit(batches, epochs=epochs, initial_epoch=start, validation_data=validation, verbose=0,
+                      callbacks=[order.FollowEpoch(batches), bar, *callbacks, keeper], shuffle=False)
+        finally:
+            model.on_device(None)
+    return [_record(keeper.history, m, test is not None, initial_epoch, label) for m in range(m_count)]
+
+
+def _record(h: dict, m: int, with_test: bool, initial_epoch: int, label: str) -> dict:
+    """Member m's history from Keras's logs, cut at its first non-finite loss (training.fit_stacked's)."""
+    key = f"member_{m}_"
+    record = {"train_loss": list(map(float, h.get(key + "loss", [])))}
+    if key + "accuracy" in h:
+        record["train_accuracy"] = list(map(float, h[key + "accuracy"]))
+    if with_test:
+        record["test_loss"] = list(map(float, h.get("val_" + key + "loss", [])))
+        if "val_" + key + "accuracy" in h:
+            record["test_accuracy"] = list(map(float, h["val_" + key + "accuracy"]))
+    bad = [e for e, v in enumerate(record["train_loss"]) if not math.isfinite(v)]
+    if bad:
+        warnings.warn(f"{label}: member {m} diverged (non-finite loss) in epoch {bad[0] + 1}; recorded as "
+                      f"diverged. Lower the learning rate.", stacklevel=3)
+        record = {k: v[: bad[0]] for k, v in record.items()}
+    record.update(epochs=len(record["train_loss"]), diverged=bool(bad),
+                  diverged_epoch=initial_epoch + bad[0] + 1 if bad else None)
+    return record
