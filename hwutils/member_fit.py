@@ -13,6 +13,7 @@ a step moves a few hundred bytes to the device instead of a batch of images.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import keras
@@ -22,13 +23,21 @@ from . import order, resume
 from .callbacks import ProgressBar
 
 
+# The training set is kept on the device when it is at most this large (MB; $HWUTILS_DEVICE_DATA_MB):
+# MNIST is 188 MB and CIFAR-10 614 MB in float32; a larger one is fed batch by batch.
+DEVICE_DATA_MB = 2048
+
+
 class MemberBatches(keras.utils.PyDataset):
     """The batches of one epoch: (indices [B] or [B, M], labels [B, M]); member m's slice of
-    `order.epoch_order(order_seeds[m], epoch, n)` (the identity order when shuffle=False). `epoch` is set
-    by order.FollowEpoch, so initial_epoch=k starts with epoch k's batches."""
+    `order.epoch_order(order_seeds[m], epoch, n)` (the identity order when shuffle=False). With `x` given,
+    the inputs themselves ([B, ...] or [B, M, ...]) instead of their indices. `epoch` is set by
+    order.FollowEpoch, so initial_epoch=k starts with epoch k's batches."""
 
-    def __init__(self, labels: np.ndarray, batch_size: int, order_seeds, shuffle: bool = True, epoch: int = 0):
+    def __init__(self, labels: np.ndarray, batch_size: int, order_seeds, shuffle: bool = True, epoch: int = 0,
+                 x=None):
         super().__init__()
+        self.x = x
         self.labels = np.asarray(labels)  # [n, M]
         self.shared = np.isscalar(order_seeds)
         self.seeds = [int(order_seeds)] if self.shared else [int(s) for s in order_seeds]
@@ -49,8 +58,15 @@ class MemberBatches(keras.utils.PyDataset):
     def __getitem__(self, i: int):
         idx = self.order(self.epoch)[:, i * self.batch_size:(i + 1) * self.batch_size].T  # [B, orders]
         if self.shared:
-            return idx[:, 0], self.labels[idx[:, 0]]
-        return idx, np.take_along_axis(self.labels, idx, axis=0)
+            idx = idx[:, 0]
+            return (idx if self.x is None else self.x[idx]), self.labels[idx]
+        return (idx if self.x is None else self.x[idx]), np.take_along_axis(self.labels, idx, axis=0)
+
+
+def fits_on_device(x) -> bool:
+    """Whether fit keeps the training inputs on the device (at most DEVICE_DATA_MB, or the environment's)."""
+    limit = float(os.environ.get("HWUTILS_DEVICE_DATA_MB", DEVICE_DATA_MB))
+    return np.asarray(x).nbytes <= limit * 2**20
 
 
 def _labels(y, members: int) -> np.ndarray:
@@ -97,8 +113,9 @@ def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: s
         start, finished = restored
         loop.resumed(start, epochs, finished=finished)
     if restored is None or not restored[1]:
-        batches = MemberBatches(labels, batch_size, seeds, shuffle, start)
-        model.on_device(x)
+        resident = fits_on_device(x)
+        batches = MemberBatches(labels, batch_size, seeds, shuffle, start, x=None if resident else x)
+        model.on_device(x if resident else None)
         try:
             model.fit(batches, epochs=epochs, initial_epoch=start, validation_data=validation, verbose=0,
                       callbacks=[order.FollowEpoch(batches), bar, *callbacks, keeper], shuffle=False)

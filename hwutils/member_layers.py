@@ -1,18 +1,23 @@
 """Keras layers with a member axis: M same-shaped networks computed as one, so a step is a few kernels
 whatever M is (hwutils.vectorized builds models from them).
 
-Activations are member-major, [M, B, ...]: every per-member product is then one batched matmul whose
-batch axis leads, as BatchMatMul and dot_general want it, and pooling and flattening fold M into the
-batch for free. A layer that receives the shared input [B, ...] (the first layer, when every member
-sees the same batch) computes all members at once from it: a convolution with M·F filters, a matmul
-with M·O columns.
+Activations take one of three forms. Member-major, [M, B, ...]: every per-member product is then one
+batched matmul whose batch axis leads, as BatchMatMul and dot_general want it, and pooling and flattening
+fold M into the batch for free. Shared, [B, ...]: the input, when every member sees the same batch; the
+first layer computes all members from it at once (a convolution with M·F filters, a matmul with M·O
+columns). Split, a list of M tensors [B, ...]: where a per-member convolution is computed as M
+convolutions (TensorFlow on a CPU, large images: `conv_method`), the members stay apart until the output,
+so that the graph is that of a `models.stacked` model, whose independent members TensorFlow's executor
+runs side by side on the cores, while the weights and the optimizer's update stay one tensor per layer.
 
 Member m's weights are slice m of each variable, laid out so that slice m is the Keras layer's own
 weight: a kernel [M, kh, kw, C, F] holds member m's Conv2D kernel [kh, kw, C, F], a kernel [M, I, O]
-its Dense kernel. Everything is keras.ops except the convolution of per-member inputs, which has one
-implementation per backend (`member_conv`): TensorFlow has no grouped convolution on a CPU outside XLA.
+its Dense kernel. Everything is keras.ops; the only choice made per backend and device is how a
+per-member convolution is computed (`conv_method`).
 """
 from __future__ import annotations
+
+import os
 
 import keras
 from keras import ops
@@ -28,7 +33,7 @@ def _same_pad(x, kernel: tuple[int, int]):
     return ops.pad(x, [[0, 0], [(kh - 1) // 2, kh // 2], [(kw - 1) // 2, kw // 2], [0, 0]])
 
 
-def _patches_keras(x, kernel: tuple[int, int]):
+def _patches(x, kernel: tuple[int, int]):
     """[N, H, W, C] -> [N, H', W', kh·kw·C] (valid, stride 1), in the order of a Keras kernel
     [kh, kw, C, F] flattened: row offset, column offset, channel."""
     kh, kw = kernel
@@ -36,23 +41,50 @@ def _patches_keras(x, kernel: tuple[int, int]):
     return ops.concatenate([x[:, i:i + h, j:j + w, :] for i in range(kh) for j in range(kw)], axis=-1)
 
 
-def _patches_tf(x, kernel: tuple[int, int]):
-    import tensorflow as tf  # only on the TensorFlow backend: one op instead of kh·kw slices
-    kh, kw = kernel
-    return tf.image.extract_patches(x, [1, kh, kw, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID")
+# How member_conv computes, measured on this 2-core CPU (fwd + bwd of one layer; benchmarks/stacked_cnn.py
+# times whole models): "patches" (kh·kw slices, one batched matmul) was fastest on both backends for small
+# images (8×8 digits: 1.7 ms against 3.4 ms for a loop of convolutions at M=5, 16 filters); on TensorFlow
+# a "loop" of M oneDNN convolutions was fastest from about 16×16 outputs up (26×26×32 -> 64 filters, M=6:
+# 185 ms against 409 ms); XLA's CPU grouped convolution ("grouped"; jax.vmap of a convolution lowers to
+# it) was 10–100× slower than either. On a GPU cuDNN runs grouped convolutions natively. HWUTILS_MEMBER_CONV
+# (patches | loop | grouped) overrides the choice, for benchmarks.
+LOOP_FROM_PIXELS = 256
+
+
+def conv_method(out_pixels: int) -> str:
+    """Which implementation member_conv uses for outputs of `out_pixels` pixels on this backend and device."""
+    chosen = os.environ.get("HWUTILS_MEMBER_CONV", "auto")
+    if chosen != "auto":
+        return chosen
+    if _on_gpu():
+        return "grouped"
+    if keras.backend.backend() == "tensorflow" and out_pixels >= LOOP_FROM_PIXELS:
+        return "loop"
+    return "patches"
+
+
+def _on_gpu() -> bool:
+    from . import precision
+    return precision.accelerator() is not None
 
 
 def member_conv(x, kernel, padding: str = "valid"):
     """Per-member convolution: x [M, B, H, W, C], kernel [M, kh, kw, C, F] -> [M, B, H', W', F], member m
-    convolved with its own kernel (stride 1). As patches and one batched matmul [M, B·H'·W', kh·kw·C] @
-    [M, kh·kw·C, F]: measured faster here than M separate convolutions, and needing no grouped convolution."""
-    m, b, _, _, c = x.shape
+    convolved with its own kernel (stride 1), by the method `conv_method` picks."""
+    m, _, height, width, c = x.shape
     kh, kw, f = kernel.shape[1], kernel.shape[2], kernel.shape[4]
-    flat = ops.reshape(x, (-1, *x.shape[2:]))  # [M·B, H, W, C]
+    h, w = (height, width) if padding == "same" else (height - kh + 1, width - kw + 1)
+    method = conv_method(h * w)
+    if method == "loop":
+        return ops.stack([ops.conv(x[i], kernel[i], padding=padding) for i in range(m)])
+    if method == "grouped":  # members as channel groups: [B, H, W, M·C] with an [kh, kw, C, M·F] kernel
+        wide = ops.reshape(ops.transpose(x, (1, 2, 3, 0, 4)), (-1, height, width, m * c))
+        out = ops.conv(wide, ops.reshape(ops.transpose(kernel, (1, 2, 3, 0, 4)), (kh, kw, c, m * f)), padding=padding)
+        return ops.transpose(ops.reshape(out, (-1, h, w, m, f)), (3, 0, 1, 2, 4))
+    flat = ops.reshape(x, (-1, height, width, c))  # [M·B, H, W, C]
     if padding == "same":
         flat = _same_pad(flat, (kh, kw))
-    patches = (_patches_tf if keras.backend.backend() == "tensorflow" else _patches_keras)(flat, (kh, kw))
-    h, w = patches.shape[1], patches.shape[2]
+    patches = _patches(flat, (kh, kw))
     out = ops.matmul(ops.reshape(patches, (m, -1, kh * kw * c)), ops.reshape(kernel, (m, kh * kw * c, f)))
     return ops.reshape(out, (m, -1, h, w, f))
 
@@ -66,9 +98,20 @@ def shared_conv(x, kernel, padding: str = "valid"):
     return ops.transpose(ops.reshape(out, (-1, out.shape[1], out.shape[2], m, f)), (3, 0, 1, 2, 4))
 
 
+def split(x, members: int) -> list:
+    """The split form of member-major activations or weights: one unstack, whose gradient is one stack
+    (indexing x[i] M times would make M gradients of x's full size)."""
+    return list(x) if isinstance(x, (list, tuple)) else ops.unstack(x, members, axis=0)
+
+
+def is_split(x) -> bool:
+    return isinstance(x, (list, tuple))
+
+
 class MemberLayer(keras.layers.Layer):
-    """A layer of M members: `member_weights(m)` and `set_member_weights(m, ws)` read and write member m's
-    weights in the order of the matching Keras layer's get_weights()."""
+    """A layer of M members with weights: `member_weights(m)` and `set_member_weights(m, ws)` read and write
+    member m's weights in the order of the matching Keras layer's get_weights(). Built from the Keras
+    layer's own sizes, whatever form of input it is then called on."""
 
     def __init__(self, members: int, **kwargs):
         super().__init__(**kwargs)
@@ -88,58 +131,77 @@ class MemberLayer(keras.layers.Layer):
 
 
 class MemberConv2D(MemberLayer):
-    """Conv2D (stride 1, no dilation) of M members. Input: shared [B, H, W, C] or member-major
-    [M, B, H, W, C]; output [M, B, H', W', F]."""
+    """Conv2D (stride 1, no dilation) of M members on `channels` input channels. Input shared, member-major
+    or split; output member-major, or split when computed as M convolutions."""
 
-    def __init__(self, members: int, filters: int, kernel_size, activation=None, padding: str = "valid", **kwargs):
+    def __init__(self, members: int, channels: int, filters: int, kernel_size, activation=None,
+                 padding: str = "valid", **kwargs):
         super().__init__(members, **kwargs)
-        self.filters, self.padding = int(filters), padding
+        self.channels, self.filters, self.padding = int(channels), int(filters), padding
         self.kernel_size = tuple(kernel_size) if isinstance(kernel_size, (list, tuple)) else (kernel_size,) * 2
         self.activation = _activation(activation)
 
-    def build(self, input_shape):
-        c = input_shape[-1]
-        self.kernel = self.add_weight(shape=(self.members, *self.kernel_size, c, self.filters), name="kernel",
-                                      initializer="zeros")
+    def build(self, _):
+        self.kernel = self.add_weight(shape=(self.members, *self.kernel_size, self.channels, self.filters),
+                                      name="kernel", initializer="zeros")
         self.bias = self.add_weight(shape=(self.members, self.filters), name="bias", initializer="zeros")
 
+    def _out_pixels(self, shape) -> int:
+        h, w = shape[-3], shape[-2]
+        if self.padding == "same":
+            return h * w
+        return (h - self.kernel_size[0] + 1) * (w - self.kernel_size[1] + 1)
+
     def call(self, x):
-        conv = shared_conv if len(x.shape) == 4 else member_conv
+        shape = x[0].shape if is_split(x) else x.shape
+        if is_split(x) or conv_method(self._out_pixels(shape)) == "loop":
+            xs = [x] * self.members if not is_split(x) and len(shape) == 4 else split(x, self.members)
+            ks, bs = split(self.kernel, self.members), split(self.bias, self.members)
+            return [self.activation(ops.conv(xs[i], ks[i], padding=self.padding) + bs[i]) for i in range(self.members)]
+        conv = shared_conv if len(shape) == 4 else member_conv
         y = conv(x, self.kernel, self.padding) + ops.reshape(self.bias, (self.members, 1, 1, 1, self.filters))
         return self.activation(y)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "activation": keras.activations.serialize(self.activation), "padding": self.padding}
+        return {**super().get_config(), "channels": self.channels, "filters": self.filters,
+                "kernel_size": self.kernel_size, "activation": keras.activations.serialize(self.activation),
+                "padding": self.padding}
 
 
 class MemberMaxPooling2D(keras.layers.Layer):
-    """MaxPooling2D (stride = pool, valid) of member-major [M, B, H, W, C]."""
+    """MaxPooling2D (stride = pool, valid) of member-major or split activations."""
 
     def __init__(self, pool_size, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = tuple(pool_size) if isinstance(pool_size, (list, tuple)) else (pool_size,) * 2
 
+    def _pool(self, x):
+        return ops.max_pool(x, self.pool_size, strides=self.pool_size, padding="valid")
+
     def call(self, x):
-        m = x.shape[0]
-        y = ops.max_pool(ops.reshape(x, (-1, *x.shape[2:])), self.pool_size, strides=self.pool_size, padding="valid")
-        return ops.reshape(y, (m, -1, *y.shape[1:]))
+        if is_split(x):
+            return [self._pool(v) for v in x]
+        y = self._pool(ops.reshape(x, (-1, *x.shape[2:])))
+        return ops.reshape(y, (x.shape[0], -1, *y.shape[1:]))
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size}
 
 
 class MemberFlatten(keras.layers.Layer):
-    """Flatten: member-major [M, B, ...] -> [M, B, D] (Keras's order: rows, columns, channels); the shared
-    input [B, ...] -> [B, D] (an MLP's first layer)."""
+    """Flatten in Keras's order (rows, columns, channels): member-major [M, B, ...] -> [M, B, D], split
+    member by member, and the shared input [B, ...] -> [B, D] (an MLP's first layer)."""
 
     def __init__(self, shared_rank: int, **kwargs):
         super().__init__(**kwargs)
-        self.shared_rank = int(shared_rank)  # the rank of a shared batch: its input's rank + 1
+        self.shared_rank = int(shared_rank)  # the rank of a shared batch: its Keras layer's input rank
 
     def call(self, x):
-        lead = 1 if len(x.shape) == self.shared_rank else 2
-        return ops.reshape(x, (*([-1] if lead == 1 else [x.shape[0], -1]), int(_prod(x.shape[lead:]))))
+        if is_split(x):
+            return [ops.reshape(v, (-1, _prod(v.shape[1:]))) for v in x]
+        if len(x.shape) == self.shared_rank:
+            return ops.reshape(x, (-1, _prod(x.shape[1:])))
+        return ops.reshape(x, (x.shape[0], -1, _prod(x.shape[2:])))
 
     def get_config(self):
         return {**super().get_config(), "shared_rank": self.shared_rank}
@@ -153,30 +215,36 @@ def _prod(shape) -> int:
 
 
 class MemberDense(MemberLayer):
-    """Dense of M members. Input: shared [B, I] or member-major [M, B, I]; output [M, B, O]. A softmax
-    output is computed in float32 under a mixed precision policy (as Keras's guide asks of an output)."""
+    """Dense of M members on `inputs` features. Input shared [B, I], member-major [M, B, I] or split;
+    output member-major [M, B, O] (split when its input is). A softmax output is computed in float32
+    under a mixed precision policy (as Keras's guide asks of an output layer)."""
 
-    def __init__(self, members: int, units: int, activation=None, **kwargs):
+    def __init__(self, members: int, inputs: int, units: int, activation=None, **kwargs):
         super().__init__(members, **kwargs)
-        self.units, self.activation = int(units), _activation(activation)
+        self.inputs, self.units, self.activation = int(inputs), int(units), _activation(activation)
 
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(self.members, input_shape[-1], self.units), name="kernel",
+    def build(self, _):
+        self.kernel = self.add_weight(shape=(self.members, self.inputs, self.units), name="kernel",
                                       initializer="zeros")
         self.bias = self.add_weight(shape=(self.members, self.units), name="bias", initializer="zeros")
 
+    def _act(self, y):
+        if self.activation is keras.activations.softmax:
+            y = ops.cast(y, "float32")
+        return self.activation(y)
+
     def call(self, x):
-        m, i, o = self.kernel.shape
+        m, i, o = self.members, self.inputs, self.units
+        if is_split(x):
+            ks, bs = split(self.kernel, m), split(self.bias, m)
+            return [self._act(ops.matmul(x[j], ks[j]) + bs[j]) for j in range(m)]
         if len(x.shape) == 2:  # shared input: one matmul with M·O columns
             wide = ops.reshape(ops.transpose(self.kernel, (1, 0, 2)), (i, m * o))
             y = ops.transpose(ops.reshape(ops.matmul(x, wide), (-1, m, o)), (1, 0, 2))
         else:
             y = ops.matmul(x, self.kernel)
-        y = y + ops.reshape(self.bias, (m, 1, o))
-        if self.activation is keras.activations.softmax:
-            y = ops.cast(y, "float32")
-        return self.activation(y)
+        return self._act(y + ops.reshape(self.bias, (m, 1, o)))
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
+        return {**super().get_config(), "inputs": self.inputs, "units": self.units,
                 "activation": keras.activations.serialize(self.activation)}
