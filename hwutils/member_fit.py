@@ -18,6 +18,7 @@ import warnings
 
 import keras
 import numpy as np
+from keras import ops
 
 from . import order, resume
 from .callbacks import ProgressBar
@@ -82,7 +83,8 @@ def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: s
         verbose: bool | None = None, callbacks=(), order_seed=None, shuffle: bool = True, initial_epoch: int = 0,
         checkpoints=None) -> list[dict]:
     """Fit a compiled vectorised model; one history per member, shaped like `training.fit_stacked`'s:
-    {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "epochs", "diverged", "diverged_epoch"}.
+    {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "epochs", "diverged", "diverged_epoch"},
+    and "steps": the optimizer steps taken when the fit ended (every member takes every step).
 
     `train` is (x, y) with one label array for every member or (x, [y_0, ..., y_{M-1}]); `test` is (x, y),
     every member on the same test set. `order_seed`: one int (shared batches), a list of M (member m on
@@ -121,7 +123,9 @@ def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: s
                       callbacks=[order.FollowEpoch(batches), bar, *callbacks, keeper], shuffle=False)
         finally:
             model.on_device(None)
-    return [_record(keeper.history, m, test is not None, initial_epoch, label) for m in range(m_count)]
+    steps = int(ops.convert_to_numpy(model.optimizer.iterations))
+    return [dict(_record(keeper.history, m, test is not None, initial_epoch, label), steps=steps)
+            for m in range(m_count)]
 
 
 def _record(h: dict, m: int, with_test: bool, initial_epoch: int, label: str) -> dict:

@@ -191,6 +191,17 @@ def stacked(build, members: int | None = None, **compile_args) -> Members:
     return from_models([b() for b in builds], **compile_args)
 
 
+def seeded(builds, seeds) -> list[list[keras.Model]]:
+    """nets[k][s]: build k's Keras model with seed s's initial weights, as `models.stacked(builds)` builds
+    them after `keras.utils.set_random_seed(seeds[s])` (every build called in order under that seed): the
+    seeds of each architecture, ready for `from_models`."""
+    nets = []
+    for seed in seeds:
+        keras.utils.set_random_seed(int(seed))
+        nets.append([build() for build in builds])
+    return [list(column) for column in zip(*nets)]
+
+
 # ------------------------------------------------------------------ members out
 def _weighted(model: Members):
     return [layer for layer in model.stack if isinstance(layer, ml.MemberLayer)]
