@@ -8,9 +8,10 @@ ensemble engine against vectorised MLPs.
 CNN seeds: `members` seeds of a notebook's CNN (`--cnn actual`: the 1-1 actual-tasks digits CNN with 4
 hidden layers; `report`: the 1-3 report CNN; `flatness`: the 1-3 flatness CNN), `epochs` epochs on the
 digits training set (1437 images) at batch 64 with Adam, steps_per_execution 16 everywhere.
-- per model: one `training.fit` per seed, timed on `--baseline-members` seeds and scaled to `members`
-  (the table says so); member m on batch order m;
-- stacked: `models.stacked` + `training.fit_stacked`, every member on batch order 0 (all it can do);
+- per model: one Keras fit per seed on hwutils' batches (what `training.fit` runs), timed on
+  `--baseline-members` seeds and scaled to `members` (the table says so); member m on batch order m;
+- stacked: one `models.stacked` model fitted as `training.fit_stacked` fits it, every member on batch
+  order 0 (all it can do);
 - vectorised, shared: `vectorized.stacked` + `member_fit.fit` on batch order 0 — the stacked model's work;
 - vectorised, own: the same with member m on batch order m — the per-model fits' work, and the notebooks'.
 Every side starts from the same initial weights (the same Keras seed, `build` called in the same order).
@@ -21,8 +22,11 @@ compilation included: what a notebook pays), each side in a process of its own.
 
 1-3 parameters widths: `seeds` MLPs Flatten -> Dense(n) -> Dense(n) -> softmax per width (`--widths`, the
 quick profile's by default; digits, `--width-epochs` epochs, seed s on batch order s): the notebook's
-engine (`ensemble.fit_group` over every width, one XLA program) against one vectorised model per width
-from the engine's initial weights; agreement of their final losses member by member.
+engine (`ensemble.fit_group` over every width, one XLA program; TensorFlow only, until the engine runs on
+every backend) against one vectorised model per width from the engine's initial weights; agreement of
+their final losses member by member.
+
+`--precision mixed_bfloat16` also times the vectorised seeds (own orders) in that precision (for a GPU).
 """
 from __future__ import annotations
 
@@ -61,15 +65,30 @@ def _digits():
     return x, y
 
 
+# As hwutils.training.STEPS_PER_EXECUTION. The sides below use Keras and hwutils.order, models, vectorized
+# and member_fit only: none of them imports TensorFlow, so this runs on a machine that has JAX alone.
+STEPS = 16
+
+
 def _final_losses(nets, x, y):
-    from hwutils import training
-    return [training.scores(net, x, y)["loss"] for net in nets]
+    """Each net's cross-entropy on (x, y) at its final weights, in float64 (probabilities clipped as Keras does)."""
+    out = []
+    for net in nets:
+        p = np.asarray(net.predict(x, batch_size=1024, verbose=0), np.float64)
+        out.append(float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-7)))))
+    return out
+
+
+def _fit(model, x, targets, epochs, order_seed):
+    """model.fit on hwutils' data order, as training.fit and fit_stacked feed it."""
+    from hwutils import order
+    batches, follow = order.keras_feed(x, targets, 64, order_seed)
+    model.fit(batches, epochs=epochs, verbose=0, shuffle=False, callbacks=[follow])
 
 
 def per_model(backend, kind, members, epochs):
     _use(backend)
     import keras
-    from hwutils import training
     x, y = _digits()
     build = _cnn(kind, x.shape[1:])
     cpu = time.process_time()
@@ -77,32 +96,32 @@ def per_model(backend, kind, members, epochs):
         keras.utils.set_random_seed(0)
         nets = [build() for _ in range(members)]
         for m, net in enumerate(nets):
-            training.compile_classifier(net, "adam", 1e-3)
-            training.fit(net, (x, y), None, epochs, 64, order_seed=m, verbose=False)
+            net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                        metrics=["accuracy"], steps_per_execution=STEPS)
+            _fit(net, x, y, epochs, m)
     return {"seconds": t.seconds, "cpu": time.process_time() - cpu, "final": _final_losses(nets, x, y)}
 
 
 def stacked(backend, kind, members, epochs):
     _use(backend)
     import keras
-    from hwutils import models, training
+    from hwutils import models
     x, y = _digits()
     build = _cnn(kind, x.shape[1:])
     cpu = time.process_time()
     with Timer() as t:
         keras.utils.set_random_seed(0)
         model = models.stacked(build, members, loss="sparse_categorical_crossentropy",
-                               optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
-                               steps_per_execution=training.STEPS_PER_EXECUTION)
-        training.fit_stacked(model, (x, y), None, epochs, 64, order_seed=0, verbose=False)
+                               optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"], steps_per_execution=STEPS)
+        _fit(model, x, [y] * members if members > 1 else y, epochs, 0)
     nets = [models.member(model, m) for m in range(members)]
     return {"seconds": t.seconds, "cpu": time.process_time() - cpu, "final": _final_losses(nets, x, y)}
 
 
-def vectorised(backend, kind, members, epochs, own_orders):
+def vectorised(backend, kind, members, epochs, own_orders, precision="float32"):
     _use(backend)
     import keras
-    from hwutils import member_fit, training, vectorized
+    from hwutils import member_fit, vectorized
     x, y = _digits()
     build = _cnn(kind, x.shape[1:])
     cpu = time.process_time()
@@ -110,7 +129,7 @@ def vectorised(backend, kind, members, epochs, own_orders):
         keras.utils.set_random_seed(0)
         model = vectorized.stacked(build, members, loss="sparse_categorical_crossentropy",
                                    optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
-                                   steps_per_execution=training.STEPS_PER_EXECUTION)
+                                   steps_per_execution=STEPS, precision=precision)
         member_fit.fit(model, (x, y), None, epochs, 64, order_seed=list(range(members)) if own_orders else 0,
                        verbose=False)
     nets = [vectorized.member(model, m) for m in range(members)]
@@ -131,7 +150,7 @@ def engine_widths(backend, widths, seeds, epochs):
 
 def vectorised_widths(backend, widths, seeds, epochs):
     _use(backend)
-    from hwutils import ensemble, member_fit, models, training, vectorized
+    from hwutils import ensemble, member_fit, models, vectorized
     x, y = _digits()
     x = x.reshape(len(x), -1)
     finals = []
@@ -142,7 +161,7 @@ def vectorised_widths(backend, widths, seeds, epochs):
             for m, net in enumerate(nets):
                 net.set_weights(start.member_weights(m))
             model = vectorized.from_models(nets, loss="sparse_categorical_crossentropy", optimizer="adam",
-                                           metrics=["accuracy"], steps_per_execution=training.STEPS_PER_EXECUTION)
+                                           metrics=["accuracy"], steps_per_execution=STEPS)
             member_fit.fit(model, (x, y), None, epochs, 64, order_seed=list(range(seeds)), verbose=False)
             finals.append(_final_losses([vectorized.member(model, m) for m in range(seeds)], x, y))
     return {"seconds": t.seconds, "final": finals}
@@ -177,6 +196,11 @@ def cnn_table(args) -> list[str]:
             vs = _try(vectorised, backend, args.cnn, members, args.epochs, False)
             vo = _try(vectorised, backend, args.cnn, members, args.epochs, True)
             failed = [r["error"] for r in (base, st, vs, vo) if "error" in r]
+            if args.precision != "float32" and not failed:
+                mixed = _try(vectorised, backend, args.cnn, members, args.epochs, True, args.precision)
+                print(f"  {backend}, {members} members, vectorised in {args.precision}: "
+                      + (mixed.get("error") or f"{mixed['seconds']:.1f} s against {vo['seconds']:.1f} s in float32; "
+                         f"final losses within {_agree(mixed['final'], vo['final']):.1e} of float32's"), flush=True)
             if failed:
                 rows.append(f"| {backend} | {members} | failed: {'; '.join(failed)} |")
                 print(rows[-1], flush=True)
@@ -195,7 +219,9 @@ def widths_table(args) -> list[str]:
     rows = ["| backend | widths × seeds | engine (fit_group) | vectorised, one model per width | engine vs vectorised | "
             "agreement |", "| --- | --- | --- | --- | --- | --- |"]
     for backend in backends(args.backends):
-        eng = _try(engine_widths, backend, args.widths, args.seeds, args.width_epochs)
+        # The engine is written on TensorFlow until it runs on every backend (issue 23).
+        eng = _try(engine_widths, backend, args.widths, args.seeds, args.width_epochs) if backend == "tensorflow" \
+            else {"error": "on TensorFlow only"}
         vec = _try(vectorised_widths, backend, args.widths, args.seeds, args.width_epochs)
         size = f"{len(args.widths)} × {args.seeds}"
         if "error" in vec:
@@ -219,6 +245,8 @@ def main(argv=None):
     ap.add_argument("--widths", type=int, nargs="*", default=QUICK_WIDTHS, help="1-3 parameters widths; none: skip")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per width")
     ap.add_argument("--width-epochs", type=int, default=10)
+    ap.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"],
+                    help="also time the vectorised seeds (own orders) in this precision")
     args = ap.parse_args(argv)
     print(f"CNN seeds ({args.cnn}), {args.epochs} epochs of the digits training set at batch 64; "
           f"each side in its own process; backends: {', '.join(backends(args.backends))}")

@@ -21,7 +21,6 @@ import numpy as np
 from keras import ops
 
 from . import order, resume
-from .callbacks import ProgressBar
 
 
 # The training set is kept on the device when it is at most this large (MB; $HWUTILS_DEVICE_DATA_MB):
@@ -102,7 +101,7 @@ def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: s
     if not np.isscalar(seeds) and len(seeds) != m_count:
         raise ValueError(f"{len(seeds)} order seeds for a vectorised model of {m_count} members")
     validation = (test[0], _labels(test[1], m_count)) if test is not None else None
-    bar = ProgressBar(label, enabled=verbose)
+    bar = _progress_bar(label, verbose)
     loop = None
     if checkpoints is not None:
         loop = checkpoints.loop(label, *resume.loop_identity(
@@ -120,12 +119,22 @@ def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: s
         model.on_device(x if resident else None)
         try:
             model.fit(batches, epochs=epochs, initial_epoch=start, validation_data=validation, verbose=0,
-                      callbacks=[order.FollowEpoch(batches), bar, *callbacks, keeper], shuffle=False)
+                      callbacks=[order.FollowEpoch(batches), *bar, *callbacks, keeper], shuffle=False)
         finally:
             model.on_device(None)
     steps = int(ops.convert_to_numpy(model.optimizer.iterations))
     return [dict(_record(keeper.history, m, test is not None, initial_epoch, label), steps=steps)
             for m in range(m_count)]
+
+
+def _progress_bar(label: str, verbose) -> list:
+    """[callbacks.ProgressBar], or none where hwutils.callbacks cannot be imported: it imports TensorFlow,
+    which a JAX-only machine lacks (until hwutils runs without it), and the fit needs no bar to train."""
+    try:
+        from .callbacks import ProgressBar
+    except ImportError:
+        return []
+    return [ProgressBar(label, enabled=verbose)]
 
 
 def _record(h: dict, m: int, with_test: bool, initial_epoch: int, label: str) -> dict:
