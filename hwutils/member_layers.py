@@ -41,24 +41,27 @@ def _patches(x, kernel: tuple[int, int]):
     return ops.concatenate([x[:, i:i + h, j:j + w, :] for i in range(kh) for j in range(kw)], axis=-1)
 
 
-# How member_conv computes, measured on this 2-core CPU (fwd + bwd of one layer; benchmarks/stacked_cnn.py
-# times whole models): "patches" (kh·kw slices, one batched matmul) was fastest on both backends for small
-# images (8×8 digits: 1.7 ms against 3.4 ms for a loop of convolutions at M=5, 16 filters); on TensorFlow
-# a "loop" of M oneDNN convolutions was fastest from about 16×16 outputs up (26×26×32 -> 64 filters, M=6:
-# 185 ms against 409 ms); XLA's CPU grouped convolution ("grouped"; jax.vmap of a convolution lowers to
-# it) was 10–100× slower than either. On a GPU cuDNN runs grouped convolutions natively. HWUTILS_MEMBER_CONV
+# How member_conv computes, measured on this 2-core CPU (benchmarks/stacked_cnn.py times whole models):
+# "patches" (kh·kw slices, one batched matmul) was the fastest per-member convolution on both backends for
+# small ones (the 1-1 digits CNN, 1.3k multiply-adds per sample and member: 4.8 s against 7.3 s for a loop
+# at 20 members, 9.7 s against 23 s at 100); on TensorFlow a "loop" of M oneDNN convolutions, the members
+# then kept apart, was fastest for larger ones (the report CNN's second convolution on digits, 295k per
+# sample: 5.6 s against 10.4 s at 3 members; on 28×28 MNIST, 10.6M: 185 ms against 409 ms a step of that
+# layer at 6 members). XLA's CPU grouped convolution ("grouped"; a jax.vmap of a convolution lowers to it)
+# was 10–100× slower than either; on a GPU cuDNN runs grouped convolutions natively. HWUTILS_MEMBER_CONV
 # (patches | loop | grouped) overrides the choice, for benchmarks.
-LOOP_FROM_PIXELS = 256
+LOOP_FROM_MACS = 100_000
 
 
-def conv_method(out_pixels: int) -> str:
-    """Which implementation member_conv uses for outputs of `out_pixels` pixels on this backend and device."""
+def conv_method(macs: int) -> str:
+    """How member_conv computes a convolution of `macs` multiply-adds per sample and member, on this
+    backend and device."""
     chosen = os.environ.get("HWUTILS_MEMBER_CONV", "auto")
     if chosen != "auto":
         return chosen
     if _on_gpu():
         return "grouped"
-    if keras.backend.backend() == "tensorflow" and out_pixels >= LOOP_FROM_PIXELS:
+    if keras.backend.backend() == "tensorflow" and macs >= LOOP_FROM_MACS:
         return "loop"
     return "patches"
 
@@ -68,15 +71,13 @@ def _on_gpu() -> bool:
     return precision.accelerator() is not None
 
 
-def member_conv(x, kernel, padding: str = "valid"):
+def member_conv(x, kernel, padding: str = "valid", method: str = "patches"):
     """Per-member convolution: x [M, B, H, W, C], kernel [M, kh, kw, C, F] -> [M, B, H', W', F], member m
-    convolved with its own kernel (stride 1), by the method `conv_method` picks."""
+    convolved with its own kernel (stride 1), as patches and one batched matmul or as a grouped convolution
+    (the loop of M convolutions is MemberConv2D's, whose output it leaves split)."""
     m, _, height, width, c = x.shape
     kh, kw, f = kernel.shape[1], kernel.shape[2], kernel.shape[4]
     h, w = (height, width) if padding == "same" else (height - kh + 1, width - kw + 1)
-    method = conv_method(h * w)
-    if method == "loop":
-        return ops.stack([ops.conv(x[i], kernel[i], padding=padding) for i in range(m)])
     if method == "grouped":  # members as channel groups: [B, H, W, M·C] with an [kh, kw, C, M·F] kernel
         wide = ops.reshape(ops.transpose(x, (1, 2, 3, 0, 4)), (-1, height, width, m * c))
         out = ops.conv(wide, ops.reshape(ops.transpose(kernel, (1, 2, 3, 0, 4)), (kh, kw, c, m * f)), padding=padding)
@@ -146,20 +147,22 @@ class MemberConv2D(MemberLayer):
                                       name="kernel", initializer="zeros")
         self.bias = self.add_weight(shape=(self.members, self.filters), name="bias", initializer="zeros")
 
-    def _out_pixels(self, shape) -> int:
-        h, w = shape[-3], shape[-2]
-        if self.padding == "same":
-            return h * w
-        return (h - self.kernel_size[0] + 1) * (w - self.kernel_size[1] + 1)
+    def _macs(self, shape) -> int:
+        """Multiply-adds per sample and member."""
+        (kh, kw), (h, w) = self.kernel_size, shape[-3:-1]
+        pixels = h * w if self.padding == "same" else (h - kh + 1) * (w - kw + 1)
+        return pixels * kh * kw * self.channels * self.filters
 
     def call(self, x):
         shape = x[0].shape if is_split(x) else x.shape
-        if is_split(x) or conv_method(self._out_pixels(shape)) == "loop":
+        method = "loop" if is_split(x) else conv_method(self._macs(shape))
+        if method == "loop":
             xs = [x] * self.members if not is_split(x) and len(shape) == 4 else split(x, self.members)
             ks, bs = split(self.kernel, self.members), split(self.bias, self.members)
             return [self.activation(ops.conv(xs[i], ks[i], padding=self.padding) + bs[i]) for i in range(self.members)]
-        conv = shared_conv if len(shape) == 4 else member_conv
-        y = conv(x, self.kernel, self.padding) + ops.reshape(self.bias, (self.members, 1, 1, 1, self.filters))
+        y = shared_conv(x, self.kernel, self.padding) if len(shape) == 4 else \
+            member_conv(x, self.kernel, self.padding, method)
+        y = y + ops.reshape(self.bias, (self.members, 1, 1, 1, self.filters))
         return self.activation(y)
 
     def get_config(self):

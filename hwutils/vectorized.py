@@ -169,6 +169,8 @@ def from_models(nets, loss=None, optimizer=None, metrics=None, steps_per_executi
     with precision_mod.policy(precision):
         stack = [_translate(layer, len(nets)) for layer in nets[0].layers]
         model = Members(stack, len(nets), nets[0].to_json(), shape, name=name)
+    # Every member's activations for one sample: what bounds the chunks it is evaluated in.
+    model.activations_per_sample = len(nets) * sum(int(np.prod(layer.output.shape[1:])) for layer in nets[0].layers)
     model(np.zeros((1, *shape), "float32"))  # builds every layer
     if jit_compile is None:
         jit_compile = keras.backend.backend() != "tensorflow" or precision_mod.accelerator() is not None

@@ -217,7 +217,7 @@ def test_an_interrupted_fit_resumes_bit_identical(tmp_path, capsys):
 
 def test_conv_method_follows_backend_device_and_size(monkeypatch):
     monkeypatch.delenv("HWUTILS_MEMBER_CONV", raising=False)
-    small, large = member_layers.conv_method(36), member_layers.conv_method(576)
+    small, large = member_layers.conv_method(1_300), member_layers.conv_method(295_000)
     if precision.accelerator() is not None:
         assert small == large == "grouped"
     elif keras.backend.backend() == "tensorflow":
