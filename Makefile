@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-gpu gpu-wheels gpu-run test unit notebooks report report-full bench lab clean
+.PHONY: install install-gpu gpu-wheels gpu-run test unit notebooks report report-standard report-full bench lab clean
 
 install: $(STAMP)
 
@@ -61,6 +61,11 @@ notebooks: install
 
 report: install
 	$(PY) -m hwutils.report --profile quick
+
+# The report's datasets at an hour's scale (MNIST, CIFAR-10 on disk: see data/README.md); WORKERS=2 runs two
+# notebooks at once.
+report-standard: install
+	$(PY) -m hwutils.report --profile standard $(if $(WORKERS),--workers $(WORKERS))
 
 report-full: install
 	$(PY) -m hwutils.report --profile full

@@ -78,8 +78,8 @@ REGISTRY = _specs(
     ClaimSpec("1-1.deeper-smoother", "1-1-simulate-function",
               "The deeper net fits the function more smoothly: the wide net's prediction has corners ({title})",
               "report 1-1", "paired t over seeds on log(roughness of the deepest / the shallowest net's prediction), "
-              "roughness = root-mean-square second difference of the prediction over the grid divided by the target's "
-              "own (a corner is one large second difference)",
+              "roughness = root-mean-square second difference of the fit's error (prediction − target) over the grid "
+              "divided by the target's own (a corner is one large second difference)",
               "lower (the deeper smoother)", "none", "seeds", "log roughness ratio, deepest vs shallowest"),
     ClaimSpec("1-1.depth-rank-test", "1-1-actual-tasks",
               "Test accuracy rises with depth, within every seed ({dataset})", "report 1-1",
@@ -113,15 +113,18 @@ REGISTRY = _specs(
     ClaimSpec("1-2.gradnorm-oscillation", "1-2-gradient-norm",
               "When the gradient norm is larger, the loss oscillates more (function task)", "report 1-2",
               "within each run, Spearman ρ over non-overlapping windows of the window's mean gradient norm "
-              "against the spread of the batch losses in it; the mean over runs against the cross-run "
-              "surrogate null (run i's gradient norms against run j's loss spreads, every derangement)",
+              "against the spread of the batch losses in it, both detrended within the run (log against a "
+              "running median over 7 windows); the mean over runs against the cross-run null: the same mean "
+              "with the runs' loss spreads re-paired to other runs' gradient norms, every permutation",
               "positive", "none", "runs", "mean ρ, runs − cross-run null",
-              control="run i's gradient norms against run j's loss spreads: both trends kept, the pairing broken"),
+              control="run i's gradient norms against run j's loss spreads: each run's own trend removed, the "
+                      "pairing broken"),
     ClaimSpec("1-2.gradnorm-oscillation-image", "1-2-gradient-norm",
               "When the gradient norm is larger, the loss oscillates more (image task)", "report 1-2",
               "as 1-2.gradnorm-oscillation, on the image task", "positive", "none", "runs",
               "mean ρ, runs − cross-run null",
-              control="run i's gradient norms against run j's loss spreads: both trends kept, the pairing broken"),
+              control="run i's gradient norms against run j's loss spreads: each run's own trend removed, the "
+                      "pairing broken"),
     ClaimSpec("1-2.gradnorm-lagged", "1-2-gradient-norm",
               "A large detrended gradient norm is followed by a larger loss oscillation over the next "
               "iterations (function task)", "this project (a lagged form of the report's observation)",
@@ -137,11 +140,11 @@ REGISTRY = _specs(
     ClaimSpec("1-2.no-saddle-during-training", "1-2-gradient-norm",
               "Training did not meet a saddle point: where the gradient norm fell to a plateau, the Hessian had no "
               "negative curvature beyond the band τ (function task)", "report 1-2",
-              "every plateau counted: a plateau is a snapshot whose full-batch gradient norm is a local minimum "
-              "below plateau_fraction × its value at the start; there the exact Hessian's index (fraction of "
-              "eigenvalues < −τ) must be 0; exact binomial test of a non-saddle rate of 1/2",
-              "every plateau is not a saddle", "τ: the band of 1-2-zero-gradient (rounding and the remaining "
-              "gradient); reproduced needs every plateau and at least 6 of them", "plateaus", "fraction of plateaus",
+              "every run counted: a plateau is a snapshot whose full-batch gradient norm is a local minimum "
+              "below plateau_fraction × its value at the start; at a run's lowest plateaus the exact Hessian's "
+              "index (fraction of eigenvalues < −τ) must be 0; a run passes when all of them do",
+              "every run passes", "τ: the band of 1-2-zero-gradient (rounding and the remaining gradient); "
+              "reproduced needs every run with a plateau and at least 6 of them", "runs", "fraction of runs",
               remark="no plateau at all leaves the claim void (inconclusive): nothing was examined"),
     # ----------------------------------------------------------------------------------- 1-2 zero gradient
     ClaimSpec("1-2.index-vs-loss", "1-2-zero-gradient",
@@ -165,8 +168,8 @@ REGISTRY = _specs(
               "The trained weights are a critical point at the noise scales measured: the second-order term "
               "dominates the loss change from the smallest σ on", "2nd-order Taylor expansion",
               "per seed, log(σ_min / σ*) with σ* = 2‖∇L‖ / |tr H| (exact gradient norm; tr H by Hutchinson, "
-              "its standard error in the note), where the mean first-order change σ‖∇L‖·√(2/π) and the mean "
-              "second-order change ½σ²·tr H are about equal; one-sample t over seeds against 0",
+              "its standard error in the note), where the first-order change's root mean square σ‖∇L‖ and the "
+              "second-order change's mean ½σ²·tr H are equal; one-sample t over seeds against 0",
               "positive (σ_min above σ*)", "σ_min = σ* (ratio 1): below it the first-order term is the larger",
               "seeds", "log(σ_min / σ*)"),
     # ----------------------------------------------------------------------------------- 1-3 random labels

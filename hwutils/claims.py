@@ -558,12 +558,14 @@ def every_run(id: str, statement: str, source: str, values: Sequence[float], thr
     """"Every run reaches `threshold`", tested as every run: the count k of the n runs with a value
     ≥ threshold (a non-finite value — a diverged run — counts as not reaching it: dropping it would select).
 
-    effect = k / n with its exact (Clopper-Pearson) 95% interval; p = the two-sided exact binomial test of a
-    pass rate of 1/2. Reproduced when every run passes (k = n) and the interval's lower end lies above 1/2:
-    had runs passed only half the time, n of n would pass less than 2.5% of the time, which needs n ≥ 6.
-    Contradicted when the interval lies wholly below 1/2 (most runs fail). Otherwise inconclusive: too few
-    runs to tell all-pass from chance, or some run failed (the note names how many, and the lowest value;
-    `describe` replaces that sentence where the values are flags).
+    effect = k / n with its exact (Clopper-Pearson) 95% interval.
+    - Every run passes (k = n): reproduced when n of n would be rare had runs passed only half the time —
+      the interval's lower end above 1/2, p = 2·0.5ⁿ ≤ 0.05, which needs n ≥ 6 — else inconclusive (too few
+      runs to tell "every run" from a coin). So the evidence it carries beyond these runs is "a pass rate above
+      1/2 at 95%", the floor the note states, not a rate of 1.
+    - Some run fails (k < n): contradicted — a counterexample: "every run" does not hold for these runs, at any
+      number of claims in the family (p = 0: impossible had every run passed). The note names how many failed
+      and the lowest value; `describe` replaces that sentence where the values are flags.
     """
     base = _base(id, statement, source, unit, control, replication)
     v = np.asarray(values, dtype=float).ravel()
@@ -577,24 +579,21 @@ def every_run(id: str, statement: str, source: str, values: Sequence[float], thr
     bad = int((~np.isfinite(v)).sum())
     ci = stats.binomtest(k, n).proportion_ci(LEVEL)
     lo, hi = float(ci.low), float(ci.high)
-    p = _binomial_p(k, n)
     what = describe or f"{k} of {n} {replication} reach {fmt(threshold)} ({lowest})" + (
         f"; {bad} non-finite (diverged), counted as not reaching it" if bad else "")
-    if k == n and lo > 0.5:
-        verdict, why, needed = "reproduced", "", None
-    elif hi < 0.5:
-        verdict, why, needed = "contradicted", "", None
-    elif k == n:
-        verdict = "inconclusive"
-        why = (f"every one passes, but {n} of {n} is not rare at a pass rate of 1/2 (p = {fmt_p(p)}): 6 {replication} "
-               "are needed")
-        needed = {"at_estimate": 6, "at_far_end": 6, "text": f"6 {replication}"}
-    else:
-        one = replication[:-1] if replication.endswith("s") else replication
-        verdict, why = "inconclusive", f"not every {one} passes"
-        needed = power.not_estimable(f"not every {one} passes: more {replication} cannot make every one pass")
-    return Claim(**base, effect=k / n, interval=(lo, hi), p=p, n=n, verdict=verdict, min_p=_binomial_p(n, n),
-                 n_needed=needed, note=_join(what, note, why))
+    floor = "every one passes: evidence of a pass rate above 1/2 at 95%"
+    if k < n:
+        return Claim(**base, effect=k / n, interval=(lo, hi), p=0.0, n=n, verdict="contradicted",
+                     note=_join(what, note, f"{n - k} of {n} {replication} below the threshold: a counterexample, "
+                                            "so 'every one' does not hold for these (p = 0)"))
+    p = _binomial_p(k, n)
+    if lo > 0.5:
+        return Claim(**base, effect=1.0, interval=(lo, hi), p=p, n=n, verdict="reproduced", min_p=p,
+                     note=_join(what, note, floor))
+    return Claim(**base, effect=1.0, interval=(lo, hi), p=p, n=n, verdict="inconclusive", min_p=p,
+                 n_needed={"at_estimate": 6, "at_far_end": 6, "text": f"6 {replication}"},
+                 note=_join(what, note, f"every one passes, but {n} of {n} is not rare at a pass rate of 1/2 "
+                                        f"(p = {fmt_p(p)}): 6 {replication} are needed"))
 
 
 def _median_interval(d: np.ndarray) -> tuple[float, float]:
@@ -697,7 +696,9 @@ def beats_every(id: str, statement: str, source: str, best: Sequence[float], oth
     a comparison the best does not win (mean ≤ 0) counting as 1 — the intersection-union test is exact at its
     level with no correction. Effect and interval: the comparison with the closest competitor (the smallest
     mean difference). Reproduced when every comparison's 95% interval lies above 0 (p ≤ 0.05); contradicted
-    when some other one's lies wholly below (that one is clearly better); inconclusive otherwise."""
+    when some rival is clearly better — its two-sided p times k (Bonferroni over the k rivals, any of which
+    could be the one) ≤ 0.05, and that is the claim's p, the effect and interval then that rival's;
+    inconclusive otherwise."""
     base = _base(id, statement, source, unit, control, replication)
     if not others:
         return inconclusive(id, statement, source, "nothing to compare with", unit=unit, control=control,
@@ -711,13 +712,18 @@ def beats_every(id: str, statement: str, source: str, best: Sequence[float], oth
                      note=_join(f"against {', '.join(map(str, undecidable))}: {worst.note}", note))
     closest = min(pairwise, key=lambda name: pairwise[name].effect)
     c = pairwise[closest]
-    p = max(q.p if q.effect > 0 else 1.0 for q in pairwise.values())
+    k = len(pairwise)
+    losses = {name: q for name, q in pairwise.items() if q.effect < 0}
     if all(q.verdict == "reproduced" for q in pairwise.values()):
-        verdict = "reproduced"
-    elif any(q.verdict == "contradicted" for q in pairwise.values()):
-        verdict = "contradicted"
+        verdict, p = "reproduced", max(q.p for q in pairwise.values())
+    elif losses and min(q.p for q in losses.values()) * k <= ALPHA:
+        # some rival clearly better: the union of k one-sided claims, so its p is Bonferroni's k·p (without the
+        # factor, one of k equal rivals beats it by chance about k times as often as the design allows)
+        verdict, p = "contradicted", min(1.0, k * min(q.p for q in losses.values()))
+        c = losses[min(losses, key=lambda name: losses[name].p)]
     else:
         verdict = "inconclusive"
+        p = max(q.p if q.effect > 0 else 1.0 for q in pairwise.values())
     per = ", ".join(f"{name}: {fmt(q.effect)} (p {fmt_p(q.p)})" for name, q in pairwise.items())
     return Claim(**base, effect=c.effect, interval=c.interval, p=float(p), n=c.n, verdict=verdict,
                  n_needed=c.n_needed if verdict == "inconclusive" else None,

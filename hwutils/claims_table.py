@@ -1,9 +1,12 @@
 """The claims of a report run as a Markdown table (the README's), from build/report/claims.json.
 
     python -m hwutils.claims_table [path/to/claims.json]
+    python -m hwutils.claims_table --budget QUICK.json STANDARD.json [--state STANDARD/state.json]
 
 One row per claim: its id, the notebook entry, the effect [95% interval] with its unit, p, n, the verdict,
-Holm's adjusted p and verdict over the whole family, and for an undecided claim n needed.
+Holm's adjusted p and verdict over the whole family, and for an undecided claim n needed. `--budget` puts two
+runs side by side (what the standard profile's hour buys beside the quick profile's minutes), with each
+entry's wall time and seeds from the standard run's state.json and results.
 """
 from __future__ import annotations
 
@@ -31,9 +34,44 @@ def markdown(family: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def _verdict(c: dict | None) -> str:
+    if not c:
+        return "—"
+    text = f"{c.get('verdict', '')}: {effect_text(c)}, n = {c.get('n', '')}, Holm p {fmt_p(c.get('holm_p'))}"
+    return text.replace("|", "\\|")
+
+
+def budget(quick: list[dict], standard: list[dict], times: dict | None = None) -> str:
+    """Per claim (matched by id and the entry's notebook), the standard run's verdict beside the quick run's,
+    and for a claim the standard run leaves undecided, what would decide it."""
+    by_entry = {(c.get("id"), c.get("entry")): c for c in quick}
+    by_id = {}
+    for c in quick:
+        by_id.setdefault(c.get("id"), c)
+    rows = ["| notebook | wall time (standard) | claim | standard | quick | would decide it |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for c in standard:
+        entry = c.get("entry", "")
+        wall = (times or {}).get(entry, "")
+        undecided = c.get("holm_verdict", "inconclusive") == "inconclusive"
+        needed = (needed_text(c) or c.get("holm_note") or "") if undecided else ""
+        rows.append(f"| {entry} | {wall} | `{c.get('id')}` | {_verdict(c)} | {_verdict(by_entry.get((c.get('id'), entry)) or by_id.get(c.get('id')))} | "
+                    f"{needed.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     from . import paths
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--budget":
+        quick, standard = (json.loads(Path(a).read_text()) for a in argv[1:3])
+        times = None
+        if "--state" in argv:
+            state = json.loads(Path(argv[argv.index("--state") + 1]).read_text())
+            times = {name: f"{e.get('seconds', 0) / 60:.1f} min" for name, e in state.get("entries", state).items()
+                     if isinstance(e, dict) and "seconds" in e}
+        print(budget(quick, standard, times))
+        return 0
     path = Path(argv[0]) if argv else paths.BUILD / "report" / "claims.json"
     if not path.exists():
         print(f"{path} does not exist: run the report first (make report)", file=sys.stderr)

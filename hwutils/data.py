@@ -280,6 +280,26 @@ def load_digits():
     return (x_tr, y_tr), (x_te, y_te)
 
 
+def available(name: str, data_dir: str | os.PathLike | None = None) -> Path | str:
+    """Where dataset `name` would be loaded from — a path on disk, "bundled" for digits, or "download" when it
+    is not on disk but the download site answers — without reading it: what the report checks for every
+    entry before the first notebook runs. Offline and not on disk: DatasetUnavailable, naming where it looked
+    and where to put the files (within seconds: one connection attempt, none when HWUTILS_OFFLINE is set)."""
+    if name not in NAMES:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(NAMES)}")
+    if name == "digits":
+        return "bundled"
+    roots = search_roots(data_dir)
+    found = next((hit for hit in (_locate(name, r, explicit=(data_dir is not None and i == 0))
+                                  for i, r in enumerate(roots)) if hit), None)
+    if found is not None:
+        path = found[1]
+        return Path(next(iter(path.values()))).parent if isinstance(path, dict) else Path(path)
+    if _online(DOWNLOADS[name][0]):
+        return "download"
+    raise _unavailable(name, roots)
+
+
 def load(name: str, data_dir: str | os.PathLike | None = None):
     """((x_train, y_train), (x_test, y_test)) as float32 NHWC in [0, 1] and int64 labels."""
     if name not in NAMES:

@@ -531,9 +531,10 @@ def oscillation_lags(iterations: int, horizon: int = 10, count: int = 199) -> np
 
 
 def prediction_roughness(prediction, target) -> float:
-    """How jagged a fit is: the root-mean-square second difference of the prediction on an evenly spaced grid,
-    over the target's own (1: as smooth as the function). A corner — a ReLU net's kink — is one large second
-    difference, which the square weighs up (a mean |second difference| would not see it: a piecewise-linear
-    fit has the same total change of slope as the smooth function it follows)."""
+    """How jagged a fit is: the root-mean-square second difference of the fit's error (prediction − target) on
+    an evenly spaced grid, over the target's own. 0: the fit follows the function's curvature exactly; 1: it
+    misses all of it (a constant prediction); far above 1: it adds curvature of its own — a corner, a ReLU net's
+    kink, is one large second difference, which the square weighs up (a mean |second difference| of the
+    prediction would not see it: a piecewise-linear fit has the same total change of slope as the function)."""
     pred, true = np.asarray(prediction, dtype=float).ravel(), np.asarray(target, dtype=float).ravel()
-    return float(np.sqrt(np.mean(np.diff(pred, 2) ** 2) / np.mean(np.diff(true, 2) ** 2)))
+    return float(np.sqrt(np.mean(np.diff(pred - true, 2) ** 2) / np.mean(np.diff(true, 2) ** 2)))

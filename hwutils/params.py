@@ -2,7 +2,8 @@
 
 A notebook's `parameters` cell sets every name to None ("let the profile decide") or to a
 literal. `setup()` resolves each name: an explicit value wins, else the profile's value. The
-profile is the `profile` parameter, else $HWUTILS_PROFILE, else `full`.
+profile is the `profile` parameter, else $HWUTILS_PROFILE, else `quick` (the embedded default that runs
+anywhere offline in minutes; `standard` and `full` are chosen explicitly).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "quick", "standard", "full")
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "digits")
 
 
@@ -31,8 +32,13 @@ class Param:
     choices: tuple = ()
     optional: bool = False  # None is a valid resolved value (e.g. n_train=None: everything)
     help: str = ""
+    # The standard profile: the report's datasets, architectures and optimizers, sized for an hour of a 2-core
+    # laptop (see docs/profiles.md). Unset: the full profile's value (the report's own).
+    standard: Any = "same as full"
 
     def default(self, profile: str) -> Any:
+        if profile == "standard" and self.standard == "same as full":
+            return self.full
         return getattr(self, profile)
 
 
@@ -97,7 +103,8 @@ SPECS: dict[str, list[Param]] = {
         PRECISION,
     ],
     "1-2-trajectories": _common() + _image_data(full_n=(None, None)) + [
-        Param("runs", "int", 3, 8, 8, low=2),
+        Param("runs", "int", 3, 12, 8, low=2,
+              help="independent runs (own weights and batch order); 'every run' needs ≥ 6, ≥ 11 to pass Holm"),
         Param("epochs", "int", 6, 45, 30, low=1),
         Param("record_every", "int", 3, 3, 3, low=1),
         Param("batch_size", "int", 64, 64, 128, low=1),
@@ -206,9 +213,42 @@ SPECS: dict[str, list[Param]] = {
         PRECISION,
     ],
 }
+# The standard profile's sizes (every other parameter: the full profile's, the report's own): the report's
+# datasets, architectures and optimizers; subsets, epochs, seeds and measure sizes chosen on a pilot run on
+# real Fashion-MNIST with another seed, then frozen before the confirmatory run (docs/profiles.md: the pilot,
+# the costs, which claims the hour decides). Seeds go where they are cheap (the ensemble engine's MLPs) and
+# where claims need them to pass Holm; CNN seeds are not cheap on a CPU.
+STANDARD: dict[str, dict[str, Any]] = {
+    "1-1-simulate-function": dict(epochs=5000, n_points=1000, seeds_per_model=24),
+    "1-1-actual-tasks": dict(n_train=10000, n_test=2000, epochs=10, batch_size=64, seeds=5),
+    "1-2-trajectories": dict(n_train=10000, n_test=2000, runs=12, epochs=30, alpha_points=11),
+    "1-2-gradient-norm": dict(n_train=5000, n_test=1000, seeds=8, function_epochs=300, image_epochs=10, n_points=1000,
+                              batch_size=32, window=101, comove_window=50),
+    "1-2-zero-gradient": dict(n_points=1000, epochs=1000, grad_steps=3000),
+    "1-2-error-surface": dict(n_train=10000, n_test=2000, epochs=10, noise_samples=20, grid=21),
+    "1-3-random-labels": dict(n_train=500, n_test=2000, seeds=6, corruption_fractions=[0.0, 0.5, 1.0], epochs=200,
+                              batch_size=64),
+    "1-3-parameters": dict(n_train=5000, n_test=2000, widths=[16, 32, 64, 128, 256, 512], epochs=20),
+    "1-3-flatness": dict(n_train=8192, n_test=2000, learning_rate=1e-3, sharpness_points=2000, sensitivity_points=1000,
+                         alpha_points=16),
+}
+
+
+def _with_standard(specs: dict[str, list[Param]], standard: dict[str, dict[str, Any]]) -> None:
+    from dataclasses import replace
+    for stem, values in standard.items():
+        names = [p.name for p in specs[stem]]
+        unknown = set(values) - set(names)
+        if unknown:
+            raise ValueError(f"standard sizes for {stem} name no parameter: {sorted(unknown)}")
+        specs[stem][:] = [replace(p, standard=values[p.name]) if p.name in values else p for p in specs[stem]]
+
+
+_with_standard(SPECS, STANDARD)
+
 for _spec in SPECS.values():
     _spec.insert(0, Param("profile", "str", optional=True, choices=PROFILES,
-                          help="smoke | quick | full; None: $HWUTILS_PROFILE, else full"))
+                          help="smoke | quick | standard | full; None: $HWUTILS_PROFILE, else quick"))
 
 
 def names(stem: str) -> list[str]:
@@ -280,7 +320,9 @@ def resolve(stem: str, given: dict[str, Any], env: dict[str, str] | None = None)
         raise ParameterError(f"not a parameter of {stem}: {', '.join(hints)}. "
                              f"Its parameters are: {', '.join(known)}")
     env = os.environ if env is None else env
-    profile = given.get("profile") or env.get("HWUTILS_PROFILE") or "full"
+    # Nothing given: quick, the profile that runs anywhere offline in minutes. standard and full (datasets to
+    # find, an hour or days of CPU) are always chosen explicitly.
+    profile = given.get("profile") or env.get("HWUTILS_PROFILE") or "quick"
     profile = _check(known["profile"], profile)
     resolved = {"profile": profile}
     for p in params[1:]:

@@ -38,8 +38,9 @@ def examine(widths: Sequence[int], thetas: Sequence[np.ndarray], x, y, fraction:
     full data (x, y): the gradient norm at every snapshot (float64), the plateaus (`find`), and at the `most`
     lowest of them the exact Hessian's spectrum against the band τ.
 
-    Returns {"grad_norms": [snapshots], "plateaus": [{"snapshot", "grad_norm", "index", "negative",
-    "tau", "smallest"}]} — "negative": how many eigenvalues lie below −τ, "smallest": the lowest one."""
+    Returns {"grad_norms": [snapshots], "found": how many plateaus the run has, "plateaus": [{"snapshot",
+    "grad_norm", "index", "negative", "tau", "smallest"}] for the examined ones} — "negative": how many
+    eigenvalues lie below −τ, "smallest": the lowest one."""
     from . import measures
     from .models import dense_chain
     from .objective import unflatten
@@ -51,7 +52,8 @@ def examine(widths: Sequence[int], thetas: Sequence[np.ndarray], x, y, fraction:
     for theta in thetas:
         twin.set_weights(unflatten(np.asarray(theta, np.float64), twin.get_weights()))
         norms.append(float(measures.gradient_norm(twin, x64, y64)))
-    found = sorted(find(norms, fraction), key=lambda i: norms[i])[:most]
+    every = find(norms, fraction)
+    found = sorted(every, key=lambda i: norms[i])[:most]
     plateaus = []
     for i in sorted(found):
         theta = np.asarray(thetas[i], np.float64)
@@ -62,4 +64,4 @@ def examine(widths: Sequence[int], thetas: Sequence[np.ndarray], x, y, fraction:
         plateaus.append({"snapshot": i, "grad_norm": norms[i], "index": spectrum["index"],
                          "negative": int(np.sum(eig < -spectrum["tau"])), "tau": spectrum["tau"],
                          "smallest": float(eig[0])})
-    return {"grad_norms": norms, "plateaus": plateaus}
+    return {"grad_norms": norms, "found": len(every), "plateaus": plateaus}

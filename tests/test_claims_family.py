@@ -18,28 +18,29 @@ from test_claims import count, fpr_bound, noise
 def test_every_run_counts_runs_and_needs_enough_of_them():
     c = claims.every_run("r", "every run ≥ 0.97", "report 1-2", [0.99] * 8, 0.97, replication="runs")
     assert c.verdict == "reproduced" and c.effect == 1.0 and c.n == 8 and c.p == pytest.approx(2 * 0.5 ** 8)
-    assert c.interval[0] > 0.5 and "8 of 8 runs" in c.note
+    assert c.interval[0] > 0.5 and "8 of 8 runs" in c.note and "pass rate above 1/2" in c.note
     five = claims.every_run("r", "", "", [0.99] * 5, 0.97)
     assert five.verdict == "inconclusive" and "6 runs are needed" in five.note and five.p > 0.05
     assert five.as_dict()["n_needed"]["at_estimate"] == 6
-    # the mean is far above the threshold, but one run is not: "every run" is not reproduced
+    # the mean is far above the threshold, but one run is not: a counterexample to "every run"
     c = claims.every_run("r", "", "", [1.0] * 29 + [0.9], 0.97)
-    assert c.verdict == "inconclusive" and "not every run" in c.note and "lowest 0.9" in c.note
+    assert c.verdict == "contradicted" and c.p == 0.0 and "1 of 30 runs below" in c.note and "lowest 0.9" in c.note
     assert claims.mean("m", "", "", [1.0] * 29 + [0.9], null=0.97).verdict == "reproduced"  # what the old test looked at
     # runs that cannot learn: contradicted, never reproduced
     assert claims.every_run("r", "", "", [0.1] * 8, 0.97).verdict == "contradicted"
     # a diverged run counts as failing, not dropped
     c = claims.every_run("r", "", "", [0.99] * 7 + [np.nan], 0.97)
-    assert c.verdict == "inconclusive" and c.n == 8 and "diverged" in c.note
+    assert c.verdict == "contradicted" and c.n == 8 and "diverged" in c.note
 
 
 def test_every_run_p_and_interval_agree():
     for n in range(1, 12):
         for k in range(n + 1):
             c = claims.every_run("r", "", "", [1.0] * k + [0.0] * (n - k), 0.5)
-            lo, hi = c.interval
-            assert (c.p <= 0.05) == (lo > 0.5 or hi < 0.5), (k, n)
-            assert (c.verdict == "reproduced") == (k == n and c.p <= 0.05)
+            if k < n:
+                assert c.verdict == "contradicted" and c.p == 0.0
+            else:
+                assert (c.p <= 0.05) == (c.interval[0] > 0.5) == (c.verdict == "reproduced"), (k, n)
 
 
 # ------------------------------------------------------------------------------------------------- censored pairs
@@ -48,7 +49,7 @@ def test_paired_censored_identical_curves_are_never_decided():
     """Equal times in every pair (curves identical until the level is reached): no pair has a sign."""
     t = np.array([120.0, 80, 95, 140, 60, 77])
     c = claims.paired_censored("e", "deep earlier", "", t, t, [False] * 6, [False] * 6, direction=-1)
-    assert c.verdict == "inconclusive" and c.p == 1.0 or "tied" in c.note
+    assert c.verdict == "inconclusive" and c.p == 1.0 and "tied" in c.note
     assert "every pair is tied" in c.note and np.isnan(c.interval[0])
 
 
@@ -230,3 +231,97 @@ def test_inconclusive_claims_say_what_would_decide_them():
     c = claims.mean("m", "", "", [0.1, -0.05, 0.2, 0.02, 0.15], replication="seeds")
     assert c.verdict == "inconclusive" and c.as_dict()["n_needed"]["text"].endswith("seeds")
     assert claims.mean("m", "", "", [1.0, 1.1, 1.2, 0.9]).as_dict()["n_needed"] is None  # decided
+
+
+# ------------------------------------------------------------------------------------------------- the review's mutations
+
+def test_beats_every_p_is_the_largest_pairwise_p_and_a_clear_rival_contradicts():
+    rng = np.random.default_rng(2)
+    best = 0.9 + 0.01 * rng.standard_normal(6)
+    others = {"a": best - 0.05 + 0.005 * rng.standard_normal(6), "b": best - 0.02 + 0.005 * rng.standard_normal(6)}
+    c = claims.beats_every("b", "", "", best, others)
+    pair = {k: claims.paired("p", "", "", best, v) for k, v in others.items()}
+    assert c.verdict == "reproduced" and c.p == pytest.approx(max(q.p for q in pair.values()))
+    others["c"] = best + 0.05 + 0.005 * rng.standard_normal(6)  # clearly better than the "best"
+    c = claims.beats_every("b", "", "", best, others)
+    assert c.verdict == "contradicted" and c.effect < 0
+    assert c.p == pytest.approx(min(1, 3 * claims.paired("p", "", "", best, others["c"]).p))
+
+
+def test_beats_every_contradicted_rate_with_equal_rivals():
+    """Every batch size equal: one of 3 rivals 'beats' it by chance about 3 times as often as one would; the
+    Bonferroni factor keeps 'contradicted' at the designed 2.5%."""
+    rng = np.random.default_rng(3)
+    verdicts = [claims.beats_every("b", "", "", rng.standard_normal(5), {k: rng.standard_normal(5) for k in "xyz"}).verdict
+                for _ in range(2000)]
+    assert count(verdicts, "contradicted") <= fpr_bound(2000) and count(verdicts) <= fpr_bound(2000)
+
+
+def test_holm_keeps_an_undecided_claim_undecided():
+    out = claims.holm([{"id": "a", "p": 0.001, "verdict": "inconclusive"}])
+    assert out[0]["holm_p"] == pytest.approx(0.001) and out[0]["holm_verdict"] == "inconclusive"
+
+
+def test_within_correlation_needs_the_interval_over_seeds_too():
+    """Four seeds of 8 points, ρ about 0.95, 0.95, 0.95 and −0.6: the stratified permutation p is small, but one
+    seed disagrees and the t interval over the seeds spans 0, so the claim is not decided."""
+    x = np.arange(8.0)
+    rng = np.random.default_rng(4)
+
+    def with_rho(target):
+        while True:
+            y = rng.permutation(8).astype(float)
+            if abs(stats.spearmanr(x, y).statistic - target) < 0.06:
+                return y
+    groups = [(x, with_rho(0.95)), (x, with_rho(0.95)), (x, with_rho(0.95)), (x, with_rho(-0.6))]
+    c = claims.within_correlation("w", "", "", groups, resamples=2000)
+    assert c.p < 0.05 and c.interval[0] < 0 < c.interval[1] and c.verdict == "inconclusive"
+
+
+def test_paired_censored_needs_the_median_interval_too():
+    """6 untied pairs all favourable and 4 ties: the sign test over the untied pairs gives p = 2/64, but the
+    median over all 10 pairs has an interval reaching 0, so the claim is not decided."""
+    a = np.array([1.0, 2, 3, 4, 5, 6, 10, 10, 10, 10])
+    b = np.array([2.0, 3, 4, 5, 6, 7, 10, 10, 10, 10])
+    c = claims.paired_censored("e", "", "", a, b, [False] * 10, [False] * 10, direction=-1)
+    assert c.p == pytest.approx(2 / 64) and c.verdict == "inconclusive" and "interval" in c.note
+
+
+def test_paired_censored_a_censored_time_beats_one_reached_at_the_budget():
+    """A net that never reached the level (censored at the budget) is slower than one that reached it exactly
+    at the budget: the raw values tie, the censoring breaks the tie."""
+    budget = 100.0
+    a = np.array([10.0, 20, 30, 40, 50, 60])
+    b = np.array([budget] * 6)
+    c = claims.paired_censored("e", "", "", a, b, [False] * 6, [True] * 3 + [False] * 3, direction=-1)
+    assert "6 of 6 untied pairs" in c.note or "0 of 6 untied pairs have a > b" in c.note
+    c = claims.paired_censored("e", "", "", b, b, [True] * 6, [False] * 6, direction=+1)  # all a censored, b at the budget
+    assert "6 of 6 untied pairs have a > b" in c.note and c.verdict != "contradicted"  # signs from the censoring
+
+
+def test_t_power_at_a_large_effect():
+    """d = 2: the one-sample t needs 5 values (df = n − 1; df = n would give 4)."""
+    z = noise(40, 1)
+    assert power.t_one_sample(2.0 + (z - z.mean()) / z.std(ddof=1), (2.0, 2.0))["at_estimate"] == 5
+
+
+def test_welch_power_matches_a_reference():
+    """Two groups, d = 1, 80% power, two-sided 0.05: 17 per group (Cohen 1988; G*Power gives 17)."""
+    z = noise(60, 5)
+    a = 1.0 + (z[:30] - z[:30].mean()) / z[:30].std(ddof=1)
+    b = (z[30:] - z[30:].mean()) / z[30:].std(ddof=1)
+    assert power.welch(a, b, (1.0, 1.0))["at_estimate"] == 17
+
+
+def test_sign_and_equivalence_far_ends():
+    out = power.sign_test(8, 10)
+    assert out["at_far_end"] <= out["at_estimate"]  # the far end (more lopsided) needs fewer pairs
+    x = 0.1 + 0.01 * noise(6, 2)
+    inside = power.equivalence(x, 0.1, 0.02, (0.09, 0.11))
+    assert inside["at_far_end"] <= inside["at_estimate"]  # the most favourable effect in the interval: 0
+
+
+def test_spearman_power_uses_the_pearson_of_the_spearman():
+    """ρ_s = 0.5 is Pearson 2 sin(π/12) = 0.518: about 29 pairs; without the transform (Pearson 0.5) about 30."""
+    n = power.correlation(0.5, (0.5, 0.5), 20)["at_estimate"]
+    assert 25 <= n <= 34

@@ -92,3 +92,30 @@ def test_unsupported_layers_are_refused():
         matching.match(models.dense_chain([3, 2]), models.dense_chain([3, 2]))
     with pytest.raises(ValueError, match="same architecture"):
         matching.match(_mlp(widths=(6, 12, 9, 3)), _mlp(widths=(6, 10, 9, 3)))
+
+
+def test_matching_uses_the_next_layers_weights():
+    """Two hidden units with identical incoming weights and bias, told apart only by their outgoing weights:
+    only the next layer's term of the cost can pair them right."""
+    model = _mlp(seed=3, widths=(4, 5, 3))
+    w = model.get_weights()
+    w[0][:, 1] = w[0][:, 0]
+    w[1][1] = w[1][0]
+    model.set_weights(w)
+    copy, planted = matching.random_permutation(model, seed=2)
+    back, _ = matching.aligned(model, copy)
+    for a, b in zip(back.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_matching_uses_the_biases():
+    """Units told apart by their biases alone (identical incoming and outgoing weights)."""
+    model = _mlp(seed=4, widths=(4, 5, 3))
+    w = model.get_weights()
+    w[0][:] = w[0][:, :1]
+    w[2][:] = w[2][:1, :]
+    w[1][:] = np.arange(5.0)
+    model.set_weights(w)
+    copy, _ = matching.random_permutation(model, seed=3)
+    back, _ = matching.aligned(model, copy)
+    np.testing.assert_array_equal(back.get_weights()[1], model.get_weights()[1])

@@ -190,3 +190,17 @@ def test_evaluate_keeps_a_stacked_models_activations_within_its_budget():
     model.evaluate = lambda *a, **k: probe.append(k["batch_size"]) or whole
     training.evaluate(model, x, [y] * 3, budget=7 * per_sample)
     assert probe == [7] and np.isfinite(whole["loss"])
+
+
+@pytest.mark.parametrize("dataset, shape", [("mnist", (28, 28, 1)), ("fashion_mnist", (28, 28, 1)),
+                                            ("cifar10", (32, 32, 3)), ("digits", (8, 8, 1))])
+def test_the_actual_task_families_have_no_layer_narrower_than_the_classes(dataset, shape):
+    """What the 1-1 actual-tasks notebook builds: every depth at the front's parameter count (±3%) with no
+    hidden layer narrower than the 10 classes (the report's MNIST widths 4, 3, 1 were bottlenecks)."""
+    front, widths = models.depth_family(dataset, shape, [1, 2, 4])
+    for k, w in widths.items():
+        assert len(w) == k and min(w) >= 10, (dataset, k, w)
+        n = models.count_params(models.conv_dense(shape, front["filters"], w, pool=front["pool"], padding=front["padding"]))
+        assert abs(n - front["target"]) <= 0.03 * front["target"]
+    with pytest.raises(ValueError, match="no 1-1 front"):
+        models.depth_family("svhn", shape, [1])

@@ -12,9 +12,9 @@ def test_every_notebook_resolves_under_every_profile():
             assert resolved["profile"] == profile and set(resolved) == set(params.names(stem))
 
 
-def test_profile_from_environment_else_full():
-    assert resolve("1-1-simulate-function", {}, env={"HWUTILS_PROFILE": "quick"})["epochs"] == 3000
-    assert resolve("1-1-simulate-function", {}, env={})["profile"] == "full"
+def test_profile_from_environment_else_quick():
+    assert resolve("1-1-simulate-function", {}, env={"HWUTILS_PROFILE": "full"})["epochs"] == 20000
+    assert resolve("1-1-simulate-function", {}, env={})["profile"] == "quick"  # the safe default: minutes, offline
     assert resolve("1-1-simulate-function", {"profile": "smoke"}, env={"HWUTILS_PROFILE": "quick"})["profile"] == "smoke"
 
 
@@ -59,3 +59,12 @@ def test_a_condition_between_parameters_is_checked_before_any_work():
     with pytest.raises(ParameterError, match="record_every"):
         params.resolve("1-2-trajectories", {"profile": "smoke", "epochs": 1})  # one snapshot: no control
     assert params.resolve("1-2-trajectories", {"profile": "smoke", "epochs": 6})["epochs"] == 6
+
+
+def test_the_standard_profile_sizes_and_otherwise_the_reports():
+    r = resolve("1-3-flatness", {"profile": "standard"}, env={})
+    assert r["n_train"] == 8192 and r["dataset"] == "mnist" and r["batch_sizes"] == [32, 64, 128, 512, 1024, 2048, 4096]
+    assert r["learning_rate"] == 1e-3  # a standard size; everything unset follows the full profile (the report's)
+    assert resolve("1-3-parameters", {"profile": "standard"}, env={})["dataset"] == "cifar10"
+    with pytest.raises(ValueError, match="name no parameter"):
+        params._with_standard({"x": [params.Param("a", "int", 1, 1, 1)]}, {"x": {"b": 2}})

@@ -40,3 +40,21 @@ def test_examine_takes_the_index_of_the_exact_hessian_at_each_plateau():
         assert p["negative"] == int(np.sum(eig < -p["tau"])) and p["index"] == p["negative"] / len(eig)
     assert out["plateaus"], "the training above has plateaus to examine"
     assert len(out["grad_norms"]) == len(thetas)
+
+
+def test_the_lowest_plateaus_are_examined():
+    g = [1.0, 0.3, 0.5, 0.05, 0.4, 0.2, 0.9]
+    assert plateaus.find(g, 1.0) == [1, 3, 5]
+    from hwutils import perturbation
+    assert perturbation.critical_scale(1.0, 4.0) == 0.5 and perturbation.critical_scale(1.0, -4.0) == 0.5
+
+
+def test_examine_takes_the_lowest(monkeypatch):
+    """Of the plateaus found, the `most` with the lowest gradient norm are examined."""
+    monkeypatch.setattr(plateaus, "find", lambda norms, fraction: [1, 2, 3])
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0, 1, (20, 1)), rng.uniform(0, 1, (20, 1))
+    thetas = [rng.standard_normal(10) for _ in range(4)]  # a 1-3-1 chain has 10 weights
+    out = plateaus.examine([1, 3, 1], thetas, x, y, 1.0, most=1)
+    assert out["found"] == 3 and len(out["plateaus"]) == 1
+    assert out["plateaus"][0]["snapshot"] == 1 + int(np.argmin(out["grad_norms"][1:4]))

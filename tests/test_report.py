@@ -301,3 +301,20 @@ def test_a_worker_that_does_not_see_the_checkpoint_folder_says_the_notebook_woul
     assert folder == root / "job" and note == ""
     folder, note = report.checkpoint_folder({"checkpoint_dir": str(root / "job"), "checkpoint_token": "elsewhere"})
     assert folder != root / "job" and "not shared" in note and "starts over" in note
+
+
+def test_a_missing_dataset_stops_the_report_before_any_notebook(tmp_path, monkeypatch, capsys):
+    """Offline, with MNIST nowhere on disk, the standard profile's report names the dataset, the entries that
+    need it and where to put it, and runs nothing."""
+    import time
+    monkeypatch.setenv("HWUTILS_OFFLINE", "1")
+    monkeypatch.setenv("HWUTILS_DATA", str(tmp_path / "nothing"))
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "build")
+    from hwutils import data
+    monkeypatch.setattr(data, "default_roots", lambda: [tmp_path / "empty"])
+    start = time.monotonic()
+    code = report.main(["--profile", "standard", "--only", "1-2-trajectories", "--only", "1-1-simulate-function-sinc"])
+    err = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - start < 10
+    assert "missing dataset" in err and "mnist (needed by 1-2-trajectories)" in err and "Fix: put" in err
+    assert not (tmp_path / "build" / "1-1-simulate-function-sinc" / "results.json").exists()
