@@ -20,9 +20,9 @@ def _data(n=50, seed=0):
     return rng.random((n, 8, 8, 1)).astype("float32"), rng.integers(0, 10, n)
 
 
-def _cnn():  # two convolutions (shared and per-member inputs), pooling, two dense layers
+def _cnn():  # two convolutions (shared and per-member inputs; an even kernel's "same" pads unevenly), pooling, dense
     return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, activation="relu"),
-                             keras.layers.Conv2D(4, 3, activation="relu", padding="same"),
+                             keras.layers.Conv2D(4, 2, activation="relu", padding="same"),
                              keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
                              keras.layers.Dense(6, activation="relu"), keras.layers.Dense(10, activation="softmax")])
 
