@@ -102,7 +102,8 @@ def shared_conv(x, kernel, padding: str = "valid"):
 def split(x, members: int) -> list:
     """The split form of member-major activations or weights: one unstack, whose gradient is one stack
     (indexing x[i] M times would make M gradients of x's full size)."""
-    return list(x) if isinstance(x, (list, tuple)) else ops.unstack(x, members, axis=0)
+    # convert_to_tensor: a Keras variable's value (autocast under a mixed policy), which JAX needs explicitly
+    return list(x) if isinstance(x, (list, tuple)) else ops.unstack(ops.convert_to_tensor(x), members, axis=0)
 
 
 def is_split(x) -> bool:
