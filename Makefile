@@ -1,12 +1,13 @@
 # Two commands on a fresh machine with Python 3.11+ and make:
 #   make report   install into .venv, regenerate every figure (quick profile) into build/
-#   make test     install into .venv, run the unit tests and the notebook smoke runs
+#   make test     install into .venv, run the unit tests (those that depend on the Keras backend on JAX too)
+#                 and the notebook smoke runs; KERAS_BACKEND=jax make test runs all of them on JAX
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-gpu gpu-wheels gpu-run test unit notebooks report report-standard report-full bench lab clean
+.PHONY: install install-gpu gpu-wheels gpu-run test unit unit-jax notebooks report report-standard report-full bench lab clean
 
 install: $(STAMP)
 
@@ -50,10 +51,23 @@ gpu-wheels: install
 gpu-run: install
 	GPU_RUN_SIZE=small PYTHON=$(PY) bash benchmarks/gpu_run.sh
 
-test: unit notebooks
+test: unit unit-jax notebooks
 
 unit: install
 	$(PY) -m pytest -q tests
+
+# The unit tests whose code runs on the Keras backend (autodiff, training, callbacks, checkpoints, seeding),
+# run again on JAX; the rest (claims, statistics, plots, data, the report's machinery) is NumPy and runs once.
+BACKEND_TESTS := tests/test_backend.py tests/test_batches.py tests/test_callbacks.py tests/test_checkpoints.py \
+	tests/test_ensemble.py tests/test_landscape.py tests/test_loss.py tests/test_matching.py tests/test_measures.py \
+	tests/test_models.py tests/test_order.py tests/test_plateaus.py tests/test_run.py tests/test_vectorized.py
+
+unit-jax: install
+ifeq ($(KERAS_BACKEND),jax)
+	@echo "unit-jax: KERAS_BACKEND=jax, so make unit ran every unit test on JAX already"
+else
+	KERAS_BACKEND=jax $(PY) -m pytest -q $(BACKEND_TESTS)
+endif
 
 # The smoke profile is set by conftest.py, not by a flag.
 notebooks: install

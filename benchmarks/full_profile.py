@@ -2,6 +2,7 @@
 data of the full shapes, for short slices of its epoch-like parameters, extrapolated to the full values.
 
     python benchmarks/full_profile.py [--fraction 0.02] [--data-fraction 0.1] [--only PATTERN ...] [--memory-gb 24]
+    python benchmarks/full_profile.py --profile standard [--dataset fashion_mnist] [--only PATTERN ...]
 
 Each entry's line gives its time and the peak resident memory of its notebook's process tree (papermill and
 its kernel, polled with psutil), for the slice run and extrapolated to the full size; an entry whose full
@@ -273,8 +274,70 @@ def hms(seconds: float) -> str:
     return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
 
 
+STANDARD_BUDGET_MINUTES = 55.0  # the whole standard report on a 2-core CPU, idle, one notebook after another
+
+
+def standard_profile(args) -> int:
+    """--profile standard: every standard-profile entry run once at its own sizes (an hour in all: no
+    slices to extrapolate from), one after another, on data of the real shapes, and the total against the
+    budget. MNIST-shaped entries take `--dataset` where it is on disk (real images: the early stops — a
+    training-loss target, a budget set by the true-label fit — happen when they would on MNIST), else
+    random arrays of MNIST's shapes (those stops then fall to their caps: upper bounds, marked); CIFAR-10
+    entries run on random arrays of CIFAR-10's shapes unless CIFAR-10 is on disk (their epochs are fixed,
+    so the time does not depend on the pixels)."""
+    from hwutils import data, report
+    entries = report.run_list("standard", args.only)
+    with tempfile.TemporaryDirectory(prefix="hw1-standard-") as tmp:
+        tmp = Path(tmp)
+        write_random_datasets(tmp / "random")
+        env = {**os.environ, "HWUTILS_OFFLINE": "1", "HWUTILS_QUIET": "1", "HWUTILS_PROFILE": "standard",
+               "TF_CPP_MIN_LOG_LEVEL": "2"}
+        rows = []
+        for entry in entries:
+            params = {**entry.params, "profile": "standard"}
+            shaped = params.get("dataset") or _resolved(entry.stem, params).get("dataset")
+            run_env, source = dict(env), "no images"
+            if shaped in ("mnist", "fashion_mnist") and args.dataset:
+                params["dataset"], source = args.dataset, f"{args.dataset} on disk"
+            elif shaped == "cifar10" and _on_disk("cifar10"):
+                source = "cifar10 on disk"
+            elif shaped:
+                params["dataset"] = "mnist" if shaped != "cifar10" else "cifar10"
+                run_env["HWUTILS_DATA"], source = str(tmp / "random"), f"random arrays shaped like {params['dataset']}"
+            seconds, peak = run_notebook(entry.stem, params, tmp / entry.id, run_env, args.timeout)
+            bound = " (an upper bound: on random pixels it trains to its cap)" if (
+                entry.stem in STOPS_EARLY and source.startswith("random")) else ""
+            rows.append((entry.id, seconds, peak, source + bound))
+            print(f"{entry.id}: {hms(seconds)}, peak {gb(peak)}  [{source}{bound}]", flush=True)
+    total = sum(r[1] for r in rows)
+    print(f"\nStandard profile on this machine ({os.cpu_count()} cores), one notebook after another:")
+    print(f"{'entry':<34}{'wall time':>12}{'peak':>9}  data")
+    for entry_id, seconds, peak, source in rows:
+        print(f"{entry_id:<34}{hms(seconds):>12}{gb(peak):>9}  {source}")
+    verdict = "within" if total <= STANDARD_BUDGET_MINUTES * 60 else "OVER"
+    print(f"{'total':<34}{hms(total):>12}{'':>9}  {verdict} the budget of {STANDARD_BUDGET_MINUTES:g} min")
+    return 0 if verdict == "within" else 1
+
+
+def _resolved(stem: str, params: dict) -> dict:
+    from hwutils import params as params_mod
+    return params_mod.resolve(stem, params, env={})
+
+
+def _on_disk(name: str) -> bool:
+    from hwutils import data
+    try:
+        return data.available(name) not in ("download",)
+    except data.DatasetUnavailable:
+        return False
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", choices=("full", "standard"), default="full",
+                    help="full: slices extrapolated to the report's scale; standard: every entry once, the hour")
+    ap.add_argument("--dataset", default=None,
+                    help="standard: the MNIST-shaped entries on this dataset on disk (e.g. fashion_mnist)")
     ap.add_argument("--fraction", type=float, default=0.02, help="slice of each epoch-like parameter")
     ap.add_argument("--stretch", type=int, default=4, help="run B trains this many times the slice")
     ap.add_argument("--data-fraction", type=float, default=0.1, help="share of the images in the slice runs")
@@ -287,6 +350,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.stretch < 2:
         ap.error("--stretch must be at least 2")
+    if args.profile == "standard":
+        return standard_profile(args)
     from hwutils import params as params_mod
     from hwutils import report
     entries = report.run_list("full", args.only)

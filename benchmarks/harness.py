@@ -11,8 +11,9 @@ class ChildFailed(RuntimeError):
     """The measuring process died (crash, out of memory, killed) or ran past its time limit."""
 
 
-def _child(queue, fn, args):
+def _child(queue, fn, args, env):
     import os
+    os.environ.update(env or {})  # before fn imports Keras: KERAS_BACKEND picks the child's backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("HWUTILS_QUIET", "1")
     result = fn(*args)  # fn does its own warm-up-free timing and returns a dict with "seconds"
@@ -20,14 +21,15 @@ def _child(queue, fn, args):
     queue.put(result)
 
 
-def isolated(fn, *args, timeout: float = 7200.0) -> dict:
-    """fn(*args) in a fresh process; its result dict gains the child's peak RSS.
+def isolated(fn, *args, timeout: float = 7200.0, backend: str | None = None) -> dict:
+    """fn(*args) in a fresh process; its result dict gains the child's peak RSS. `backend` ("tensorflow",
+    "jax"): the child's Keras backend (KERAS_BACKEND), else the parent's environment decides.
 
     Waits in short slices so a child that dies without answering (a crash, the OOM killer) is
     reported at once instead of hanging the benchmark, and one that outlives `timeout` is killed."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, fn, args))
+    proc = ctx.Process(target=_child, args=(queue, fn, args, {"KERAS_BACKEND": backend} if backend else {}))
     proc.start()
     deadline = time.monotonic() + timeout
     try:

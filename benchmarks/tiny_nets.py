@@ -1,13 +1,16 @@
-"""Tiny-network engine against what a Keras user would write, on the same work, in one run.
+"""Tiny-network engine against what a Keras user would write, on the same work, in one run, on Keras's
+TensorFlow and JAX backends side by side.
 
     python benchmarks/tiny_nets.py [--members 100] [--epochs 50] [--baseline-models 10] [--cases abc]
+                                   [--backends tensorflow,jax]
 
 (a) `members` copies of the report's 461-parameter deep model, `epochs` epochs on 5000 points at
     batch 128: one Keras fit per model against one stacked ensemble. Target ≥ 40× the plain fit.
 (b) the three 1-1 architectures, one model each, the same epochs. Target ≥ 5× the plain fit.
-(c) exact Hessians of `members` members on 1000 points: per member, a tape.jacobian in a tf.function
-    traced once (weights reassigned between members) against Ensemble.hessians. Target ≥ 20×,
-    peak RSS ≤ 4 GB. Cold against cold (each side's first call traces) and warm against warm.
+(c) exact Hessians of `members` members on 1000 points: per member, measures.hessian (the vectorised
+    Jacobian of the gradient: tape.jacobian with pfor on TensorFlow, vmap of jvp on JAX; compiled once,
+    weights reassigned between members) against Ensemble.hessians. Target ≥ 20×, peak RSS ≤ 4 GB. Cold
+    against cold (each side's first call compiles) and warm against warm.
 The per-model fits of (a) and (b) are timed three ways, side by side:
   plain   `model.fit(x, y, batch_size=128, epochs=...)`: array input, Keras's defaults;
   tuned   the same with `steps_per_execution=16` and `jit_compile=True` (what hwutils.training sets);
@@ -17,6 +20,8 @@ The per-model fits of (a) and (b) are timed three ways, side by side:
 Every measurement runs in a process of its own (time and peak RSS are its own). The per-model
 baselines of (a) and (c) are timed on `--baseline-models` models and scaled to `members` (the
 output says so); `--baseline-models 100` times them all (about 1.5 hours on 2 cores).
+Each backend's half runs in child processes of that backend (harness.isolated(backend=...)); a table at
+the end puts the two backends' times side by side.
 """
 from __future__ import annotations
 
@@ -128,31 +133,21 @@ def engine_fits(architectures, epochs, n):
 
 
 def jacobian_hessians(members, n):
-    """Per member: tape.jacobian of the gradient in one tf.function, traced on the first member;
-    the members' weights are assigned into the same model, so no member pays a trace of its own."""
-    import tensorflow as tf
+    """Per member: measures.hessian of a Keras model whose weights are the member's (compiled on the first
+    member; the weights are assigned into the same model, so no member pays a compilation of its own)."""
+    from hwutils import measures
     from hwutils.ensemble import Ensemble
     from hwutils.models import dense_chain
     x, y = data(n)
     ens = Ensemble(DEEP, members, seed=0)
     model = dense_chain(DEEP)
-
-    @tf.function
-    def hessian_blocks(x, y):
-        with tf.GradientTape() as outer:
-            with tf.GradientTape() as inner:
-                loss = tf.reduce_mean(tf.square(model(x) - y))
-            grads = inner.gradient(loss, model.trainable_weights)
-            flat = tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
-        return outer.jacobian(flat, model.trainable_weights)
-
+    model.compile(loss="mse")
     firsts = []
     with Timer() as t:
         for m in range(members):
             with Timer() as one:
                 model.set_weights(ens.member_weights(m))
-                jac = hessian_blocks(x, y)
-                np.concatenate([j.numpy().reshape(j.shape[0], -1) for j in jac], axis=1)
+                measures.hessian(model, x, y)
             firsts.append(one.seconds)
     # warm: every member after the first, scaled to all members
     warm = (t.seconds - firsts[0]) * members / max(1, members - 1)
@@ -175,11 +170,11 @@ def _ratio_line(label, base_s, engine_s, target=None):
     return f"    {label:<34}{base_s:>10.1f} s {engine_s:>9.2f} s {base_s / engine_s:>8.1f}×{mark}"
 
 
-def _fit_case(name, architectures, k, m, epochs, points, target):
+def _fit_case(name, architectures, k, m, epochs, points, target, backend, summary):
     """Time the three per-model baselines on k models and the engine on m; print the ratios."""
     scale = m / k
-    base = {mode: isolated(keras_fits, architectures[:k], epochs, points, mode) for mode in BASELINES}
-    eng = isolated(engine_fits, architectures, epochs, points)
+    base = {mode: isolated(keras_fits, architectures[:k], epochs, points, mode, backend=backend) for mode in BASELINES}
+    eng = isolated(engine_fits, architectures, epochs, points, backend=backend)
     note = "" if k == m else f" (per-model times measured on {k} models, ×{scale:g})"
     print(f"({name}) per-model Keras vs engine{note}:       per-model    engine    ratio")
     for mode in ("plain", "tuned"):
@@ -200,6 +195,38 @@ def _fit_case(name, architectures, k, m, epochs, points, target):
     print(f"    final loss, matched batches: median over the {len(base_l)} twins per-model {mb:.4g}, engine {me:.4g} "
           f"(ratio {max(mb, me) / min(mb, me):.3f}, target ≤ 2){every}; model by model: median relative difference "
           f"{np.median(rel):.1e}, {int(np.sum(rel < 1e-2))}/{len(rel)} within 1%, largest {rel.max():.1e}", flush=True)
+    for mode in BASELINES:
+        summary[(f"({name}) per-model {mode} fit", backend)] = base[mode]["seconds"] * scale
+    summary[(f"({name}) engine, first call", backend)] = eng["seconds"]
+    summary[(f"({name}) engine, compiled", backend)] = eng["compiled_seconds"]
+    summary[(f"({name}) engine final loss (median)", backend)] = float(np.median(eng_l))
+
+
+def _hessian_case(m, k, points, backend, summary):
+    base = isolated(jacobian_hessians, k, points, backend=backend)
+    eng = isolated(engine_hessians, m, points, backend=backend)
+    scale = m / k
+    note = "" if k == m else f" (per-model times measured on {k} models, ×{scale:g})"
+    print(f"(c) measures.hessian per member vs Ensemble.hessians{note}")
+    print(_ratio_line("cold (each side compiles once)", base["seconds"] * scale, eng["seconds"], 20))
+    print(_ratio_line("warm (compiled already)", base["warm_seconds"] * scale, eng["warm_seconds"]))
+    print(f"    peak RSS per-model/engine: {base['peak_rss_mb']:.0f} / {eng['peak_rss_mb']:.0f} MB (target ≤ 4096)",
+          flush=True)
+    summary[("(c) per-model Hessians, cold", backend)] = base["seconds"] * scale
+    summary[("(c) per-model Hessians, warm", backend)] = base["warm_seconds"] * scale
+    summary[("(c) engine Hessians, cold", backend)] = eng["seconds"]
+    summary[("(c) engine Hessians, warm", backend)] = eng["warm_seconds"]
+
+
+def _side_by_side(summary, backends):
+    """One row per measurement, one column per backend, and their ratio (TensorFlow over JAX)."""
+    rows = list(dict.fromkeys(label for label, _ in summary))
+    print("\nside by side (seconds; the final losses are losses)" + " " * 4 + "".join(f"{b:>12}" for b in backends)
+          + ("    tf/jax" if len(backends) == 2 else ""))
+    for label in rows:
+        values = [summary.get((label, b), float("nan")) for b in backends]
+        ratio = f"{values[0] / values[1]:>10.2f}" if len(values) == 2 and values[1] else ""
+        print(f"  {label:<52}" + "".join(f"{v:>12.4g}" for v in values) + ("" if "loss" in label else ratio))
 
 
 def main():
@@ -211,29 +238,25 @@ def main():
     ap.add_argument("--cases", default="abc", help="which of the cases a, b, c to run (default: all)")
     ap.add_argument("--baseline-models", type=int, default=10,
                     help="time the per-model baselines of (a) and (c) on this many models and scale up")
+    ap.add_argument("--backends", default="tensorflow,jax", help="Keras backends, each in its own processes")
     args = ap.parse_args()
-    from hwutils.models import REPORT_FUNCTION_MODELS
+    from hwutils.models import REPORT_FUNCTION_MODELS  # noqa: F401 (the parent's own backend; children choose theirs)
     m, k = args.members, min(args.baseline_models, args.members)
-
-    if "a" in args.cases:
-        print(f"(a) {m} × deep 461-parameter model, {args.epochs} epochs, {args.points} points, batch 128", flush=True)
-        _fit_case("a", [DEEP] * m, k, m, args.epochs, args.points, 40)
-
-    if "b" in args.cases:
-        print("(b) the three 1-1 architectures, one model each", flush=True)
-        archs = list(REPORT_FUNCTION_MODELS["sinc"].values())
-        _fit_case("b", archs, 3, 3, args.epochs, args.points, 5)
-
-    if "c" in args.cases:
-        print(f"(c) exact Hessians of {m} members on {args.hessian_points} points", flush=True)
-        base = isolated(jacobian_hessians, k, args.hessian_points)
-        eng = isolated(engine_hessians, m, args.hessian_points)
-        scale = m / k
-        note = "" if k == m else f" (per-model times measured on {k} models, ×{scale:g})"
-        print(f"(c) tape.jacobian per member vs Ensemble.hessians{note}")
-        print(_ratio_line("cold (each side traces once)", base["seconds"] * scale, eng["seconds"], 20))
-        print(_ratio_line("warm (traced already)", base["warm_seconds"] * scale, eng["warm_seconds"]))
-        print(f"    peak RSS per-model/engine: {base['peak_rss_mb']:.0f} / {eng['peak_rss_mb']:.0f} MB (target ≤ 4096)")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    summary = {}
+    for backend in backends:
+        print(f"=== Keras backend: {backend}", flush=True)
+        if "a" in args.cases:
+            print(f"(a) {m} × deep 461-parameter model, {args.epochs} epochs, {args.points} points, batch 128", flush=True)
+            _fit_case("a", [DEEP] * m, k, m, args.epochs, args.points, 40, backend, summary)
+        if "b" in args.cases:
+            print("(b) the three 1-1 architectures, one model each", flush=True)
+            archs = list(REPORT_FUNCTION_MODELS["sinc"].values())
+            _fit_case("b", archs, 3, 3, args.epochs, args.points, 5, backend, summary)
+        if "c" in args.cases:
+            print(f"(c) exact Hessians of {m} members on {args.hessian_points} points", flush=True)
+            _hessian_case(m, k, args.hessian_points, backend, summary)
+    _side_by_side(summary, backends)
 
 
 if __name__ == "__main__":

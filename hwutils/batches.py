@@ -26,11 +26,11 @@ or dict is one array structure (several inputs). Batches larger than a measure's
 """
 from __future__ import annotations
 
+import sys
 import weakref
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 MAX_CACHE_BYTES = 256 * 2 ** 20
 # One-shot iterators already wrapped, so that passing the same generator object to several measures (or to
@@ -75,10 +75,17 @@ def of(x, y=None, sample_weight=None, *, max_cache_bytes: int = MAX_CACHE_BYTES)
     return Batches(lambda: iter([batch]), f"arrays of {samples(batch)} samples")
 
 
+def is_dataset(x) -> bool:
+    """Whether x is a tf.data.Dataset. TensorFlow is not imported for it: a dataset exists only where the
+    caller imported TensorFlow (on any Keras backend)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and hasattr(tf, "data") and isinstance(x, tf.data.Dataset)
+
+
 def _is_source(x) -> bool:
-    if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
+    if is_dataset(x) or isinstance(x, keras.utils.PyDataset):
         return True
-    if isinstance(x, (np.ndarray, tf.Tensor, dict, str, bytes)) or np.isscalar(x) or hasattr(x, "__array__"):
+    if isinstance(x, (np.ndarray, dict, str, bytes)) or keras.ops.is_tensor(x) or np.isscalar(x) or hasattr(x, "__array__"):
         return False  # an array, or something NumPy turns into one (a DataFrame iterates over its columns)
     if isinstance(x, (list, tuple)):
         return len(x) > 0 and all(isinstance(e, (list, tuple, dict)) for e in x)
@@ -87,8 +94,8 @@ def _is_source(x) -> bool:
 
 def _source(x, max_cache_bytes) -> Batches:
     name = type(x).__name__
-    if isinstance(x, tf.data.Dataset):
-        if int(x.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+    if is_dataset(x):
+        if int(x.cardinality()) == int(sys.modules["tensorflow"].data.INFINITE_CARDINALITY):
             raise ValueError("the tf.data.Dataset is infinite (repeat()?): there is no whole dataset to average over")
         return Batches(lambda: iter(x), "the tf.data.Dataset")
     if isinstance(x, keras.utils.PyDataset):
@@ -138,8 +145,8 @@ class _KeptPasses:
         self.state, size = "reading", 0
         for element in self.iterator:
             if self.kept is not None:
-                size += sum(int(np.prod(leaf.shape)) * tf.as_dtype(leaf.dtype).size
-                            for leaf in tf.nest.flatten(element) if leaf is not None)
+                size += sum(int(np.prod(leaf.shape)) * _itemsize(leaf.dtype)
+                            for leaf in keras.tree.flatten(element) if leaf is not None)
                 if size <= self.max_bytes:
                     self.kept.append(element)
                 else:
@@ -148,14 +155,36 @@ class _KeptPasses:
         self.state = "complete" if self.kept is not None else "too large"
 
 
+def _itemsize(dtype) -> int:
+    from .loss import dtype_bits
+    name = keras.backend.standardize_dtype(dtype)
+    return 1 if name == "bool" else max(1, dtype_bits(name) // 8)
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, np.ndarray) or keras.ops.is_tensor(x) or _foreign_tensor(x)
+
+
+def _foreign_tensor(x) -> bool:
+    """A tensor of another framework than the Keras backend's (a tf.Tensor of a tf.data pipeline on JAX)."""
+    return hasattr(x, "__array__") and hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.ndarray)
+
+
 def _arrays(part):
     """A leaf as an array (tensors kept as they are), or a list/tuple/dict of them."""
     if isinstance(part, dict):
         return {k: _arrays(v) for k, v in part.items()}
-    if isinstance(part, (list, tuple)) and part and all(isinstance(e, (np.ndarray, tf.Tensor, list, tuple, dict))
+    if isinstance(part, (list, tuple)) and part and all(isinstance(e, (list, tuple, dict)) or _is_array(e)
                                                       for e in part):
         return type(part)(_arrays(e) for e in part)
-    return part if isinstance(part, tf.Tensor) else np.asarray(part)
+    return part if keras.ops.is_tensor(part) or _foreign_tensor(part) else np.asarray(part)
+
+
+def as_arrays(batch):
+    """The batch with every leaf a tensor of the Keras backend (NumPy arrays and another framework's tensors
+    converted; the backend's own kept), as the compiled measures take it."""
+    return keras.tree.map_structure(lambda leaf: leaf if keras.ops.is_tensor(leaf) else
+                                    keras.ops.convert_to_tensor(np.asarray(leaf)), batch)
 
 
 def as_tuple(element) -> tuple:
@@ -169,7 +198,7 @@ def as_tuple(element) -> tuple:
 
 def samples(batch) -> int:
     """The number of samples in a batch: the leading dimension, which every leaf must share."""
-    sizes = {int(leaf.shape[0]) if len(leaf.shape) else None for leaf in tf.nest.flatten(batch)}
+    sizes = {int(leaf.shape[0]) if len(leaf.shape) else None for leaf in keras.tree.flatten(batch)}
     if len(sizes) != 1 or None in sizes:
         raise ValueError(f"every array of a batch needs the same leading (batch) dimension, got {sorted(sizes, key=str)}"
                          " (an unbatched tf.data.Dataset? call .batch(n) on it)")
@@ -183,12 +212,7 @@ def split(batch, size: int):
         yield batch
         return
     for start in range(0, n, size):
-        yield tf.nest.map_structure(lambda leaf: leaf[start:start + size], batch)
-
-
-def signature(batch):
-    """The TensorSpecs of a batch with the batch dimension left open, so that one trace serves every size."""
-    return tf.nest.map_structure(lambda leaf: tf.TensorSpec([None, *leaf.shape[1:]], tf.as_dtype(leaf.dtype)), batch)
+        yield keras.tree.map_structure(lambda leaf: leaf[start:start + size], batch)
 
 
 def leaves_with_paths(structure) -> list:
@@ -199,4 +223,5 @@ def leaves_with_paths(structure) -> list:
 
 def signature_key(batch) -> tuple:
     """A hashable form of `signature`: (path, shape without the batch dimension, dtype) of every leaf."""
-    return tuple((path, tuple(leaf.shape[1:]), tf.as_dtype(leaf.dtype).name) for path, leaf in leaves_with_paths(batch))
+    return tuple((path, tuple(leaf.shape[1:]), keras.backend.standardize_dtype(leaf.dtype))
+                 for path, leaf in leaves_with_paths(batch))

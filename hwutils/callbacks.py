@@ -7,8 +7,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from . import backend
 from . import progress as _progress
 from .objective import flatten
 
@@ -50,7 +51,11 @@ class DivergenceStop(keras.callbacks.Callback):
     """Stops training at the first non-finite loss. Keras reports the running mean of the epoch's
     batch losses after every compiled call (`steps_per_execution` steps), and one NaN or inf batch
     makes that mean non-finite, so the check sees every batch. After fit: `.diverged` (bool) and
-    `.epoch` (1-based epoch in which it happened, None when it did not)."""
+    `.epoch` (1-based epoch in which it happened, None when it did not).
+
+    Reading the loss after every compiled call is a host sync per call (on JAX it also keeps Keras from
+    dispatching the batch callbacks asynchronously): the price of stopping right after the call that met
+    the NaN, deterministically. hwutils' fits run 16 steps per call (training.STEPS_PER_EXECUTION)."""
 
     def __init__(self, monitor: str = "loss"):
         super().__init__()
@@ -135,65 +140,55 @@ class GradientNorm(keras.callbacks.Callback):
     `measures.gradient_norm(model, xb, yb)` at the weights before step i, on that step's batch xb, yb.
 
     The batch is whatever fit fed the step (Keras's own shuffling, any data source): the callback
-    instruments the model's train step for the duration of fit (one extra gradient per step) and
-    restores it afterwards. Works with any `steps_per_execution`: the values of the steps of one
-    compiled call are buffered in variables and read after the call.
-    `.grad_norms`, `.losses`: lists of floats, one per iteration, across every fit it was used in.
+    instruments the model's train step for the duration of fit (one extra gradient per step,
+    `hwutils.backend.record_steps`) and restores it afterwards. Works with any `steps_per_execution`, on
+    TensorFlow and JAX: every step's values are kept on the device (TensorFlow: in variables the compiled
+    steps write; JAX: returned by each stateless step beside its state) and read at the end of each epoch,
+    so the callback forces no host sync per batch. `.grad_norms`, `.losses`: lists of floats, one per
+    iteration, across every fit it was used in.
     """
+
+    # Where Keras does not know the steps of an epoch (a generator), TensorFlow's buffer holds this many.
+    UNKNOWN_EPOCH_STEPS = 10000
 
     def __init__(self):
         super().__init__()
         self.grad_norms: list[float] = []
         self.losses: list[float] = []
-        self._installed = None
+        self._recorder = None
 
-    def set_model(self, model):
-        super().set_model(model)
-        self._install(model)
+    def set_params(self, params):
+        # After set_model and before Keras builds its train function: the steps of an epoch are known here.
+        super().set_params(params)
+        if self.model is not None and self._recorder is None:
+            self._install(self.model, (params or {}).get("steps") or self.UNKNOWN_EPOCH_STEPS)
 
-    def _install(self, model):
-        if self._installed is model:
-            return
+    def _install(self, model, capacity: int):
         from .measures import objective
-        grad_fn = objective(model)._python["grad"]
-        size = max(1, int(getattr(model, "steps_per_execution", 1) or 1))
-        self._norm_buf = tf.Variable(tf.zeros([size], tf.float64), trainable=False)
-        self._loss_buf = tf.Variable(tf.zeros([size], tf.float64), trainable=False)
-        self._count = tf.Variable(0, dtype=tf.int32, trainable=False)
-        original = model.train_step
-        norm_buf, loss_buf, count = self._norm_buf, self._loss_buf, self._count
+        grad = objective(model)._python["grad"]
+        wide = backend.float64_enabled()  # the norm in float64 where the backend has it
 
-        def train_step(data):
-            x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-            loss, grad = grad_fn(x, y)
-            i = tf.minimum(count, size - 1)
-            norm_buf.scatter_nd_update([[i]], [tf.norm(tf.cast(grad, tf.float64))])
-            loss_buf.scatter_nd_update([[i]], [tf.cast(loss, tf.float64)])
-            with tf.control_dependencies([norm_buf.value(), loss_buf.value()]):
-                count.assign_add(1)
-            return original(data)
+        def record(theta, state, data):
+            x, y, _ = data
+            loss, g = grad(theta, state, x, y)
+            g = ops.cast(g, "float64") if wide else g
+            return ops.sqrt(ops.sum(g * g)), ops.cast(loss, g.dtype)
 
-        self._original = original
-        model.train_step = train_step
-        model.train_function = None  # rebuilt around the instrumented step
-        self._installed = model
+        self._recorder = backend.record_steps(model, record, capacity)
 
     def _read(self):
-        k = int(self._count.numpy())
-        if k > len(self._norm_buf.numpy()):
-            raise RuntimeError(f"{k} steps ran in one compiled call, more than the {len(self._norm_buf.numpy())} "
-                               "buffered: steps_per_execution changed after fit started")
-        if k:
-            self.grad_norms.extend(self._norm_buf.numpy()[:k].tolist())
-            self.losses.extend(self._loss_buf.numpy()[:k].tolist())
-            self._count.assign(0)
+        if self._recorder is None:
+            return
+        values = self._recorder.read()
+        self.grad_norms.extend(values[:, 0].tolist())
+        self.losses.extend(values[:, 1].tolist())
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_epoch_end(self, epoch, logs=None):
         self._read()
 
     def get_state(self) -> dict:
         """What a checkpoint keeps of this callback (hwutils.checkpoints); set_state puts it back. Taken at
-        an epoch's end, after the epoch's last compiled call was read, so no step is in the buffers."""
+        an epoch's end, after the epoch's steps were read."""
         self._read()
         return {"grad_norms": np.array(self.grad_norms, dtype=np.float64), "losses": np.array(self.losses, np.float64)}
 
@@ -203,11 +198,9 @@ class GradientNorm(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._read()
-        model = self._installed
-        if model is not None:
-            del model.train_step  # the class's own step again
-            model.train_function = None
-            self._installed = None
+        if self._recorder is not None:
+            self._recorder.remove()
+            self._recorder = None
 
 
 class LossTarget(keras.callbacks.Callback):

@@ -6,6 +6,11 @@ its own, and Adam and SGD act per element, so member m follows the trajectory it
 alone from the same initial weights with the same batches. The whole loop over steps runs as one
 XLA program (several epochs per call), so the per-step Python and Keras overhead that dominates a plain
 `model.fit` of a tiny network is paid once per call instead of once per step.
+
+Everything here is keras.ops on values: θ, the optimizer's variables and the active members go into a
+compiled function and come out of it (`hwutils.backend`: the gradient, the optimizer step, jit; the loop is
+keras.ops.fori_loop), so the same code runs on TensorFlow (tf.function with XLA, tf.while_loop) and JAX
+(jax.jit, lax.fori_loop).
 """
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ from typing import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from . import backend
 from .models import dense_chain
 from .order import epoch_order
 from .progress import Progress
@@ -39,6 +45,7 @@ class Ensemble:
         self.loss_name, self.dtype = loss, dtype
         self.output_activation = "softmax" if loss == "sparse_categorical_crossentropy" else None
         self.optimizer_name, self.learning_rate = optimizer, learning_rate
+        # Drawn in NumPy from the seed: the same initial weights on every backend.
         rng = np.random.default_rng(seed)
         # All of a member's weights live in one row of one variable θ [M, P], in the exported
         # model's order (kernel_0 C-order, bias_0, kernel_1, ...): the optimizer, the masking and
@@ -50,10 +57,11 @@ class Ensemble:
             limit = math.sqrt(6.0 / (a + b))
             blocks += [rng.uniform(-limit, limit, size=(members, a * b)), np.zeros((members, b))]
         self.theta = keras.Variable(np.concatenate(blocks, axis=1), dtype=dtype, name="theta")
+        backend.check_dtypes([self.theta], "the ensemble")
         self.variables = [self.theta]
         self.optimizer = make_optimizer(optimizer, learning_rate)
         self.optimizer.build(self.variables)
-        self.active = tf.Variable(np.ones(members, dtype=bool), trainable=False)
+        self.active = np.ones(members, dtype=bool)  # members still training (a diverged one is frozen)
         self.diverged = np.zeros(members, dtype=bool)
         self.epochs_done = 0
         self._compiled = {}
@@ -75,28 +83,29 @@ class Ensemble:
         """Kernels [M, in, out] and biases [M, out] of every layer, split from θ [M, P]."""
         # One split rather than a slice per block: its gradient is a single concatenation,
         # where per-block slices would each add a padded copy of θ to the compiled program.
-        blocks = tf.split(theta, [size for a, b in self._layout for size in (a * b, b)], axis=1)
-        kernels = [tf.reshape(k, [self.members, a, b]) for k, (a, b) in zip(blocks[::2], self._layout)]
+        cuts = np.cumsum([size for a, b in self._layout for size in (a * b, b)])[:-1].tolist()
+        blocks = ops.split(theta, cuts, axis=1)
+        kernels = [ops.reshape(k, (self.members, a, b)) for k, (a, b) in zip(blocks[::2], self._layout)]
         return kernels, blocks[1::2]
 
     @property
     def kernels(self):
-        return self._unpack(tf.convert_to_tensor(self.theta))[0]
+        return self._unpack(self.theta.value)[0]
 
     @property
     def biases(self):
-        return self._unpack(tf.convert_to_tensor(self.theta))[1]
+        return self._unpack(self.theta.value)[1]
 
     def _forward(self, x, theta=None):
         """x [B, in] shared by all members, or [M, B, in] (each member its own batch) -> outputs [M, B, out];
         θ [M, P] defaults to the ensemble's weights (the Hessians pass a float64 copy)."""
         # (Folding each bias into its matmul as an extra input row of ones compiles a little
         # faster, but made the double backpropagation of the gradient-norm phase 1.8x slower.)
-        kernels, biases = self._unpack(tf.convert_to_tensor(self.theta) if theta is None else theta)
-        h = tf.einsum("mbi,mio->mbo" if x.shape.rank == 3 else "bi,mio->mbo", x, kernels[0]) + biases[0][:, None, :]
+        kernels, biases = self._unpack(self.theta.value if theta is None else theta)
+        h = ops.einsum("mbi,mio->mbo" if len(x.shape) == 3 else "bi,mio->mbo", x, kernels[0]) + biases[0][:, None, :]
         for k, b in zip(kernels[1:], biases[1:]):
             h = keras.activations.get(self.activation)(h)
-            h = tf.matmul(h, k) + b[:, None, :]
+            h = ops.matmul(h, k) + b[:, None, :]
         if self.output_activation == "softmax":
             h = keras.activations.softmax(h)
         return h
@@ -105,34 +114,39 @@ class Ensemble:
         """Each member's loss on each sample: [M, B]. With x [M, B, in] (each member its own batch), y
         carries the member axis too ([M, B, out] targets, [M, B] labels)."""
         out = self._forward(x, theta)
-        own = x.shape.rank == 3
+        own = len(x.shape) == 3
         if self.loss_name == "mse":
-            target = tf.cast(y, out.dtype)
-            return tf.reduce_mean(tf.square(out - (target if own else target[None])), axis=2)
-        labels = tf.cast(y, tf.int64) if own else tf.broadcast_to(tf.cast(y, tf.int64)[None], tf.shape(out)[:2])
-        return keras.ops.sparse_categorical_crossentropy(labels, out)
+            target = ops.cast(y, out.dtype)
+            return ops.mean(ops.square(out - (target if own else target[None])), axis=2)
+        labels = ops.cast(y, "int32") if own else ops.broadcast_to(ops.cast(y, "int32")[None], ops.shape(out)[:2])
+        # cast: under JAX's x64 Keras's one-hot of the labels is float64 whatever the outputs' dtype
+        return ops.cast(keras.ops.sparse_categorical_crossentropy(labels, out), out.dtype)
 
-    def _member_losses(self, x, y, weights=None):
+    def _member_losses(self, x, y, weights=None, theta=None):
         """Each member's mean loss on (x, y): [M]. `weights` [B] (summing to one) replace the plain
         mean where a padded batch carries dummy samples."""
-        per_sample = self._per_sample_losses(x, y)
+        per_sample = self._per_sample_losses(x, y, theta)
         if weights is None:
-            return tf.reduce_mean(per_sample, axis=1)
-        return tf.reduce_sum(per_sample * weights[None], axis=1)
+            return ops.mean(per_sample, axis=1)
+        return ops.sum(per_sample * weights[None], axis=1)
 
-    def _member_grad_sq(self, grads):
-        """Per-member squared gradient norms from stacked gradients: [M]."""
-        return tf.add_n([tf.reduce_sum(tf.reshape(g, [self.members, -1]) ** 2, axis=1) for g in grads])
+    def _member_grad_sq(self, grad):
+        """Per-member squared gradient norms from the gradient with respect to θ [M, P]: [M]."""
+        return ops.sum(ops.reshape(grad, (self.members, -1)) ** 2, axis=1)
 
-    def _masked_apply(self, grads, optimizer):
-        """Apply an optimizer step to the active members only; frozen members keep their weights
-        exactly (a zero gradient alone would still move them through Adam's momentum)."""
-        old = [tf.identity(v) for v in self.variables]
-        optimizer.apply_gradients(zip(grads, self.variables))
-        mask = self.active
-        for var, before in zip(self.variables, old):
-            m = tf.reshape(mask, [-1] + [1] * (len(var.shape) - 1))
-            var.assign(tf.where(m, var, before))
+    def _masked_step(self, optimizer, optimizer_values, grad, theta, active):
+        """One optimizer step as values: (θ', optimizer values'). Only the active members move; frozen ones
+        keep their weights exactly (a zero gradient alone would still move them through Adam's momentum)."""
+        new_theta, new_values = backend.optimizer_step(optimizer, self.variables, optimizer_values, [grad], [theta])
+        return ops.where(active[:, None], new_theta[0], theta), new_values
+
+    def _values(self, optimizer=None):
+        """θ and the optimizer's variables as values, what the compiled loops take."""
+        return self.theta.value, [v.value for v in (optimizer or self.optimizer).variables]
+
+    def _assign(self, theta, optimizer_values, optimizer=None) -> None:
+        self.theta.assign(theta)
+        _assign_all((optimizer or self.optimizer).variables, list(optimizer_values))
 
     # ------------------------------------------------------------ training
     def fit(self, x, y, epochs: int, batch_size: int, shuffle_seed: int = 0, record_every: int | None = None,
@@ -150,7 +164,7 @@ class Ensemble:
         bad = ~np.isfinite(last_loss) & ~self.diverged
         if bad.any():
             self.diverged |= bad
-            self.active.assign(self.active.numpy() & ~self.diverged)
+            self.active = self.active & ~self.diverged
             import warnings
             warnings.warn(f"members {np.flatnonzero(bad).tolist()} diverged (non-finite loss): frozen and "
                           f"recorded as diverged", stacklevel=3)
@@ -160,14 +174,14 @@ class Ensemble:
         """Everything training changes: θ, the optimizer's variables, which members are active and
         diverged, the epochs trained (what a checkpoint keeps; set_state puts it back)."""
         return {"theta": self.theta.numpy(), "optimizer": [v.numpy() for v in self.optimizer.variables],
-                "active": self.active.numpy(), "diverged": self.diverged.copy(), "epochs_done": self.epochs_done}
+                "active": self.active.copy(), "diverged": self.diverged.copy(), "epochs_done": self.epochs_done}
 
     def set_state(self, state: dict) -> None:
         if tuple(np.shape(state["theta"])) != tuple(self.theta.shape):
             raise ValueError(f"a state of θ {np.shape(state['theta'])} given to an ensemble of θ {tuple(self.theta.shape)}")
         self.theta.assign(state["theta"])
         _assign_all(self.optimizer.variables, state["optimizer"])
-        self.active.assign(np.asarray(state["active"], dtype=bool))
+        self.active = np.asarray(state["active"], dtype=bool).copy()
         self.diverged = np.asarray(state["diverged"], dtype=bool).copy()
         self.epochs_done = int(state["epochs_done"])
 
@@ -190,39 +204,24 @@ class Ensemble:
         members, the steps taken, the history) every few steps (a full-batch step is one pass over the
         data: checkpoints' `every` counts them) or minutes, and at its end; a rerun resumes from the
         newest checkpoint. Calls are split at the checkpoints; the results do not depend on where."""
-        x = tf.convert_to_tensor(np.asarray(x), dtype=self.dtype)
+        x = ops.convert_to_tensor(np.asarray(x), dtype=self.dtype)
         y = self._labels(y)
         opt = make_optimizer(optimizer, learning_rate)
         opt.build(self.variables)
-        tol_t = tf.constant(tol, self.dtype)
-        steps_taken = tf.Variable(tf.zeros(self.members, tf.int32), trainable=False)
+        steps_taken = np.zeros(self.members, np.int32)
+        run = self._gradient_norm_fn(opt, tol)
+        x_host, y_host = np.asarray(x), np.asarray(y)
 
-        @tf.function(jit_compile=True, autograph=False)
-        def run(k):
-            def step(i):
-                with tf.GradientTape() as outer:
-                    with tf.GradientTape() as inner:
-                        total_loss = tf.reduce_sum(self._member_losses(x, y))
-                    grads = inner.gradient(total_loss, self.variables)
-                    grad_sq = self._member_grad_sq(grads)
-                    total = tf.reduce_sum(tf.where(self.active, grad_sq, tf.zeros_like(grad_sq)))
-                self.active.assign(self.active & (tf.sqrt(grad_sq) >= tol_t))
-                steps_taken.assign_add(tf.cast(self.active, tf.int32))
-                self._masked_apply(outer.gradient(total, self.variables), opt)
-                return i + 1
-
-            tf.while_loop(lambda i: i < k, step, (tf.constant(0),))
-
-        loop = checkpoints.loop(label, "gradient norm", self._identity(), x.numpy(), y.numpy(), steps, tol,
+        loop = checkpoints.loop(label, "gradient norm", self._identity(), x_host, y_host, steps, tol,
                                 learning_rate, optimizer, steps_per_call) if checkpoints is not None else None
-        start_active = self.active.numpy().copy()
+        start_active = self.active.copy()
         history = []
         progress = Progress(steps, label, enabled=verbose, unit="step")
         done = 0
 
         def state():
             return {"done": done, "ensemble": self.get_state(), "optimizer": [v.numpy() for v in opt.variables],
-                    "steps_taken": steps_taken.numpy(), "history": np.array(history).reshape(len(history), self.members),
+                    "steps_taken": steps_taken.copy(), "history": np.array(history).reshape(len(history), self.members),
                     "start_active": start_active}
 
         found = loop.restore() if loop is not None else None
@@ -230,18 +229,22 @@ class Ensemble:
             saved = found[0]["tree"]
             self.set_state(saved["ensemble"])
             _assign_all(opt.variables, saved["optimizer"])
-            steps_taken.assign(saved["steps_taken"])
+            steps_taken = np.asarray(saved["steps_taken"], np.int32).copy()
             history, start_active, done = list(saved["history"]), np.asarray(saved["start_active"]), int(saved["done"])
             loop.resumed(done, steps, "step", finished=bool(found[0]["finished"]))
             progress.resumed(done, "step", finished=bool(found[0]["finished"]))
         limit = steps_per_call
-        while done < steps and self.active.numpy().any():
+        while done < steps and self.active.any():
             call_end = min(steps, (done // steps_per_call + 1) * steps_per_call)  # where the history records
             k = _next_call(done, call_end, limit, None, loop)
             began = time.monotonic()
-            run(tf.constant(k))
+            theta, values = self._values(opt)
+            theta, values, taken, active = run(theta, values, ops.convert_to_tensor(steps_taken),
+                                               ops.convert_to_tensor(self.active), x, y, ops.convert_to_tensor(k, "int32"))
+            self._assign(theta, values, opt)
+            steps_taken, self.active = np.asarray(taken).astype(np.int32), np.asarray(active).astype(bool)
             done += k
-            finished = done >= steps or not self.active.numpy().any()
+            finished = done >= steps or not self.active.any()
             if done == call_end or finished:  # a member that stops mid-call moves no more: the same record
                 norms = self.gradient_norms(x, y)
                 history.append(norms)
@@ -254,9 +257,29 @@ class Ensemble:
         norms = self.gradient_norms(x, y)
         converged = norms < tol
         # Members that stopped for other reasons (diverged) are not reactivated for later phases.
-        self.active.assign(start_active & ~self.diverged)
-        return {"grad_norm": norms, "loss": self.losses(x, y), "steps": steps_taken.numpy(),
+        self.active = start_active & ~self.diverged
+        return {"grad_norm": norms, "loss": self.losses(x, y), "steps": steps_taken.copy(),
                 "converged": converged, "history": np.array(history).reshape(len(history), self.members)}
+
+    def _gradient_norm_fn(self, opt, tol: float):
+        """The compiled k steps of the gradient-norm phase: (θ, optimizer values, steps taken, active, x, y, k)
+        -> (θ, optimizer values, steps taken, active)."""
+        def run(theta, values, taken, active, x, y, k):
+            def objective(th, active):
+                grad = backend.grad(lambda t: ops.sum(self._member_losses(x, y, None, t)))(th)
+                grad_sq = self._member_grad_sq(grad)
+                return ops.sum(ops.where(active, grad_sq, ops.zeros_like(grad_sq))), grad_sq
+
+            def step(i, carry):
+                theta, values, taken, active = carry
+                (_, grad_sq), grad = backend.value_and_grad(objective, has_aux=True)(theta, active)
+                active = ops.logical_and(active, ops.sqrt(grad_sq) >= tol)
+                taken = taken + ops.cast(active, "int32")
+                theta, values = self._masked_step(opt, values, grad, theta, active)
+                return theta, values, taken, active
+
+            return ops.fori_loop(0, k, step, (theta, values, taken, active))
+        return backend.jit(run, xla=True, autograph=False)
 
     # ------------------------------------------------------------ measures
     # The full-data measures hold [M, chunk, Σ widths] activations: the data come in chunks of at most
@@ -272,7 +295,7 @@ class Ensemble:
         y = np.asarray(y)
         step = self.measure_chunk(len(x), budget)
         for start in range(0, len(x), step):
-            yield (tf.convert_to_tensor(x[start:start + step], self.dtype), self._labels(y[start:start + step]))
+            yield (ops.convert_to_tensor(x[start:start + step], self.dtype), self._labels(y[start:start + step]))
 
     def losses(self, x, y, budget: float = 2.5e7) -> np.ndarray:
         """Every member's mean loss on all of (x, y): [M]."""
@@ -283,58 +306,56 @@ class Ensemble:
         n = len(x)
         classifier = self.loss_name != "mse"
         if self.measure_chunk(n, budget) >= n:  # one chunk: the plain computation
-            x, y = tf.convert_to_tensor(np.asarray(x), self.dtype), self._labels(y)
-            out = {"loss": self._member_losses(x, y).numpy()}
+            x, y = ops.convert_to_tensor(np.asarray(x), self.dtype), self._labels(y)
+            out = {"loss": np.asarray(self._member_losses(x, y))}
             if classifier:
-                pred = tf.argmax(self._forward(x), axis=-1)
-                out["accuracy"] = tf.reduce_mean(tf.cast(pred == y[None], tf.float64), axis=1).numpy()
+                pred = np.asarray(ops.argmax(self._forward(x), axis=-1))
+                out["accuracy"] = np.mean(pred == np.asarray(y)[None], axis=1, dtype=np.float64)
             return out
         loss_sum, hits = 0.0, 0.0
-        for xb, yb in self._chunks(x, y, budget):
-            loss_sum = loss_sum + tf.reduce_sum(tf.cast(self._per_sample_losses(xb, yb), tf.float64), axis=1).numpy()
+        for xb, yb in self._chunks(x, y, budget):  # sums in float64 on the host
+            loss_sum = loss_sum + np.sum(np.asarray(self._per_sample_losses(xb, yb), np.float64), axis=1)
             if classifier:
-                pred = tf.argmax(self._forward(xb), axis=-1)
-                hits = hits + tf.reduce_sum(tf.cast(pred == yb[None], tf.float64), axis=1).numpy()
+                pred = np.asarray(ops.argmax(self._forward(xb), axis=-1))
+                hits = hits + np.sum(pred == np.asarray(yb)[None], axis=1, dtype=np.float64)
         out = {"loss": (loss_sum / n).astype(self.dtype)}
         if classifier:
             out["accuracy"] = hits / n
         return out
 
     def _labels(self, y):
-        return tf.convert_to_tensor(np.asarray(y), dtype=self.dtype if self.loss_name == "mse" else tf.int64)
+        return ops.convert_to_tensor(np.asarray(y), dtype=self.dtype if self.loss_name == "mse" else "int32")
 
     def gradient_norms(self, x, y, budget: float = 2.5e7) -> np.ndarray:
         """‖∇θ_m L_m‖₂ of every member on all of (x, y): [M]."""
         n = len(x)
+        theta = self.theta.value
         if self.measure_chunk(n, budget) >= n:
-            with tf.GradientTape() as tape:
-                total = tf.reduce_sum(self._member_losses(tf.convert_to_tensor(np.asarray(x), self.dtype),
-                                                          self._labels(y)))
-            return np.sqrt(self._member_grad_sq(tape.gradient(total, self.variables)).numpy())
-        grads = None
+            x, y = ops.convert_to_tensor(np.asarray(x), self.dtype), self._labels(y)
+            grad = backend.grad(lambda t: ops.sum(self._member_losses(x, y, None, t)))(theta)
+            return np.sqrt(np.asarray(self._member_grad_sq(grad)))
+        grad = None
         for xb, yb in self._chunks(x, y, budget):  # the mean's gradient: the chunks' sums over n
-            with tf.GradientTape() as tape:
-                total = tf.reduce_sum(self._per_sample_losses(xb, yb)) / n
-            part = tape.gradient(total, self.variables)
-            grads = part if grads is None else [g + p for g, p in zip(grads, part)]
-        return np.sqrt(self._member_grad_sq(grads).numpy())
+            part = backend.grad(lambda t: ops.sum(self._per_sample_losses(xb, yb, t)) / n)(theta)
+            grad = part if grad is None else grad + part
+        return np.sqrt(np.asarray(self._member_grad_sq(grad)))
 
     def predict(self, x, budget: float = 2.5e7) -> np.ndarray:
         """Outputs of every member: [M, N, out]."""
         x = np.asarray(x)
         step = self.measure_chunk(len(x), budget)
-        return np.concatenate([self._forward(tf.convert_to_tensor(x[s:s + step], self.dtype)).numpy()
+        return np.concatenate([np.asarray(self._forward(ops.convert_to_tensor(x[s:s + step], self.dtype)))
                                for s in range(0, len(x), step)], axis=1)
 
     def gradients(self, x, y) -> np.ndarray:
         """Every member's gradient ∇θ_m L_m of its mean loss on all of (x, y), computed in float64
         like `hessians` (θ and the data cast up): [M, P] float64."""
-        theta = tf.cast(tf.convert_to_tensor(self.theta), tf.float64)
-        x = tf.convert_to_tensor(np.asarray(x, dtype=np.float64))
-        with tf.GradientTape() as tape:
-            tape.watch(theta)
-            total = tf.reduce_sum(tf.reduce_mean(self._per_sample_losses(x, self._labels(y), theta), axis=1))
-        return tape.gradient(total, theta).numpy()
+        with backend.float64():
+            theta = ops.cast(self.theta.value, "float64")
+            x = ops.convert_to_tensor(np.asarray(x, dtype=np.float64))
+            y = self._labels(y)
+            grad = backend.grad(lambda t: ops.sum(ops.mean(self._per_sample_losses(x, y, t), axis=1)))(theta)
+            return _float64(grad)
 
     def hessian_plan(self, n: int, row_block: int = 64, budget: float = 2.5e7) -> dict:
         """How `hessians` splits its work so that no intermediate exceeds about `budget` float64
@@ -378,29 +399,52 @@ class Ensemble:
         plan = self.hessian_plan(n, row_block, budget)
         chunk = plan["chunk"]
         h = np.zeros((m, p, p))
-        if plan["path"] == "closed form":
+        with backend.float64():  # on JAX, float64 exists inside this scope only (hwutils.backend)
+            theta = ops.cast(self.theta.value, "float64")
+            if plan["path"] == "closed form":
+                for a in range(0, n, chunk):
+                    b = min(n, a + chunk)
+                    h += self._relu_hessian_chunk(ops.convert_to_tensor(x[a:b], "float64"), self._labels(y[a:b]), n)
+                return 0.5 * (h + np.transpose(h, (0, 2, 1)))
+            rows_per_block = plan["row_block"]
+            fn = self._hessian_rows_fn()
             for a in range(0, n, chunk):
                 b = min(n, a + chunk)
-                h += self._relu_hessian_chunk(tf.convert_to_tensor(x[a:b], tf.float64), self._labels(y[a:b]), n)
-            return 0.5 * (h + np.transpose(h, (0, 2, 1)))
-        rows_per_block = plan["row_block"]
-        fn = self._hessian_rows_fn()
-        for a in range(0, n, chunk):
-            b = min(n, a + chunk)
-            idx = np.arange(a, a + chunk) % n  # padded with real points of zero weight: one trace
-            weights = np.where(np.arange(a, a + chunk) < b, 1.0 / n, 0.0)
-            xb = tf.convert_to_tensor(x[idx], tf.float64)
-            yb, wb = self._labels(y[idx]), tf.convert_to_tensor(weights, tf.float64)
-            for r0 in range(0, p, rows_per_block):
-                rows = np.minimum(np.arange(r0, r0 + rows_per_block), p - 1).astype(np.int32)
-                take = min(rows_per_block, p - r0)
-                block = fn(xb, yb, wb, tf.constant(rows)).numpy()  # [R, M, P]
-                h[:, r0:r0 + take, :] += np.transpose(block[:take], (1, 0, 2))
+                idx = np.arange(a, a + chunk) % n  # padded with real points of zero weight: one trace
+                weights = np.where(np.arange(a, a + chunk) < b, 1.0 / n, 0.0)
+                xb = ops.convert_to_tensor(x[idx], "float64")
+                yb, wb = self._labels(y[idx]), ops.convert_to_tensor(weights, "float64")
+                for r0 in range(0, p, rows_per_block):
+                    rows = np.minimum(np.arange(r0, r0 + rows_per_block), p - 1).astype(np.int32)
+                    take = min(rows_per_block, p - r0)
+                    block = _float64(fn(theta, xb, yb, wb, ops.convert_to_tensor(rows)))  # [R, M, P]
+                    h[:, r0:r0 + take, :] += np.transpose(block[:take], (1, 0, 2))
         return 0.5 * (h + np.transpose(h, (0, 2, 1)))
 
     def _relu_hessian_chunk(self, x, y, n_total: int) -> np.ndarray:
         """This chunk's contribution to every member's Hessian of the mean loss over n_total points,
-        in float64 (x is a float64 tensor; θ is cast up here).
+        in float64 (x is a float64 tensor; θ is cast up here): the blocks of `_relu_hessian_blocks`, compiled
+        once per chunk shape (on JAX every op run eagerly would be compiled on its own), put in place."""
+        if "relu_hessian" not in self._compiled:
+            self._compiled["relu_hessian"] = backend.jit(self._relu_hessian_blocks)
+        gauss_newton, cross = self._compiled["relu_hessian"](ops.cast(self.theta.value, "float64"), x, y,
+                                                              ops.convert_to_tensor(1.0 / n_total, "float64"))
+        h = _float64(gauss_newton)
+        offsets = self._offsets()
+        pairs = [(l, k) for l in range(len(self._layout) - 1) for k in range(l + 1, len(self._layout))]
+        for (l, k), (ww, bw) in zip(pairs, cross):
+            ww, bw = _float64(ww), _float64(bw)
+            k0, k1, _ = offsets[k]
+            l0, l1, l2 = offsets[l]
+            h[:, l0:l1, k0:k1] += ww
+            h[:, k0:k1, l0:l1] += np.transpose(ww, (0, 2, 1))
+            h[:, l1:l2, k0:k1] += bw
+            h[:, k0:k1, l1:l2] += np.transpose(bw, (0, 2, 1))
+        return h
+
+    def _relu_hessian_blocks(self, theta, x, y, scale):
+        """The Gauss-Newton term [M, P, P] and, for every layer pair l < k, the second-order blocks (W_l–W_k,
+        b_l–W_k) of the chunk's contribution, θ [M, P] and x in float64, scale = 1 / n_total.
 
         With z_l = a_{l-1}W_l + b_l, a_l = relu(z_l) and f = z_L, for one sample
           ∇²ℓ = JᵀQJ + Σ_o ∂ℓ/∂f_o ∇²f_o,
@@ -411,80 +455,71 @@ class Ensemble:
         where δ_k = ∂f/∂z_k and A_{k-1,l} = ∂a_{k-1}/∂z_l; bias pairs with no W_k vanish.
         Contracting with ∂ℓ/∂f gives e_k = ∂ℓ/∂z_k in place of δ_k.
         """
-        dt = tf.float64
+        dt = "float64"
         m, L = self.members, len(self._layout)
-        ws, bs = self._unpack(tf.cast(tf.convert_to_tensor(self.theta), dt))
-        a = [tf.broadcast_to(x[None], [m, *x.shape])]
+        ws, bs = self._unpack(theta)
+        a = [x[None] * ops.ones((m, 1, 1), dt)]  # no static batch size: one trace serves every chunk
         masks = []
         for l in range(L):
-            z = tf.matmul(a[-1], ws[l]) + bs[l][:, None, :]
+            z = ops.matmul(a[-1], ws[l]) + bs[l][:, None, :]
             if l < L - 1:
-                masks.append(tf.cast(z > 0, dt))
-                a.append(tf.nn.relu(z))
+                masks.append(ops.cast(z > 0, dt))
+                a.append(ops.relu(z))
         out_dim = self.widths[-1]
-        scale = 1.0 / n_total
         if self.loss_name == "mse":
-            g_out = 2.0 * scale / out_dim * (z - tf.cast(y, dt)[None])  # ∂L/∂f [M, n, O]
+            g_out = 2.0 * scale / out_dim * (z - ops.cast(y, dt)[None])  # ∂L/∂f [M, n, O]
             q = None  # Q = 2/(n·O)·I
         else:
-            prob = tf.nn.softmax(z)
-            g_out = scale * (prob - tf.one_hot(y, out_dim, dtype=dt)[None])
-            q = scale * (tf.linalg.diag(prob) - prob[..., :, None] * prob[..., None, :])
-        nb = tf.shape(x)[0]
+            prob = ops.softmax(z, axis=-1)
+            g_out = scale * (prob - ops.one_hot(y, out_dim, dtype=dt)[None])
+            q = scale * (prob[..., :, None] * ops.eye(out_dim, dtype=dt) - prob[..., :, None] * prob[..., None, :])
         # δ_l = ∂f/∂z_l: [M, n, O, w_l], from δ_L = I backwards.
         deltas = [None] * L
-        deltas[L - 1] = tf.broadcast_to(tf.eye(out_dim, dtype=dt), [m, nb, out_dim, out_dim])
+        deltas[L - 1] = ops.eye(out_dim, dtype=dt)[None, None] * ops.ones_like(z[..., :1])[..., None]
         for l in range(L - 2, -1, -1):
-            deltas[l] = tf.einsum("mnow,mvw->mnov", deltas[l + 1], ws[l + 1]) * masks[l][:, :, None, :]
-        errors = [tf.einsum("mno,mnow->mnw", g_out, d) for d in deltas]  # e_l = ∂L/∂z_l
+            deltas[l] = ops.einsum("mnow,mvw->mnov", deltas[l + 1], ws[l + 1]) * masks[l][:, :, None, :]
+        errors = [ops.einsum("mno,mnow->mnw", g_out, d) for d in deltas]  # e_l = ∂L/∂z_l
         # Jacobian of the outputs, in the member's θ order (kernel C-order, then bias, layer by layer).
         jac = []
         for l in range(L):
-            jac.append(tf.reshape(a[l][:, :, None, :, None] * deltas[l][:, :, :, None, :], [m, nb, out_dim, -1]))
+            jac.append(ops.reshape(a[l][:, :, None, :, None] * deltas[l][:, :, :, None, :],
+                                   (m, -1, out_dim, self.widths[l] * self.widths[l + 1])))
             jac.append(deltas[l])
-        jac = tf.concat(jac, axis=3)  # [M, n, O, P]
+        jac = ops.concatenate(jac, axis=3)  # [M, n, O, P]
         if q is None:
-            h = (2.0 * scale / out_dim) * tf.einsum("mnop,mnoq->mpq", jac, jac)
+            h = (2.0 * scale / out_dim) * ops.einsum("mnop,mnoq->mpq", jac, jac)
         else:
-            h = tf.einsum("mnop,mnor->mpr", jac, tf.einsum("mnoq,mnqp->mnop", q, jac))
-        h = h.numpy()
-        offsets = self._offsets()
+            h = ops.einsum("mnop,mnor->mpr", jac, ops.einsum("mnoq,mnqp->mnop", q, jac))
+        cross = []
         for l in range(L - 1):
             w_l = self.widths[l + 1]
-            acts = masks[l][:, :, :, None] * tf.eye(w_l, dtype=dt)  # A_{l,l} = ∂a_l/∂z_l
+            acts = masks[l][:, :, :, None] * ops.eye(w_l, dtype=dt)  # A_{l,l} = ∂a_l/∂z_l
             for k in range(l + 1, L):
                 if k > l + 1:
-                    acts = tf.einsum("mnqr,mrs->mnqs", acts, ws[k - 1]) * masks[k - 1][:, :, None, :]
+                    acts = ops.einsum("mnqr,mrs->mnqs", acts, ws[k - 1]) * masks[k - 1][:, :, None, :]
                 p_dim, r_dim, s_dim = self.widths[l], self.widths[k], self.widths[k + 1]
-                outer = tf.reshape(a[l][:, :, :, None] * errors[k][:, :, None, :], [m, nb, p_dim * s_dim])
-                ww = tf.einsum("mnx,mny->mxy", outer, tf.reshape(acts, [m, nb, w_l * r_dim]))
-                ww = tf.reshape(tf.transpose(tf.reshape(ww, [m, p_dim, s_dim, w_l, r_dim]), [0, 1, 3, 4, 2]),
-                                [m, p_dim * w_l, r_dim * s_dim]).numpy()
-                bw = tf.reshape(tf.einsum("mns,mnqr->mqrs", errors[k], acts), [m, w_l, r_dim * s_dim]).numpy()
-                k0, k1, _ = offsets[k]
-                l0, l1, l2 = offsets[l]
-                h[:, l0:l1, k0:k1] += ww
-                h[:, k0:k1, l0:l1] += np.transpose(ww, (0, 2, 1))
-                h[:, l1:l2, k0:k1] += bw
-                h[:, k0:k1, l1:l2] += np.transpose(bw, (0, 2, 1))
-        return h
+                outer = ops.reshape(a[l][:, :, :, None] * errors[k][:, :, None, :], (m, -1, p_dim * s_dim))
+                ww = ops.einsum("mnx,mny->mxy", outer, ops.reshape(acts, (m, -1, w_l * r_dim)))
+                ww = ops.reshape(ops.transpose(ops.reshape(ww, (m, p_dim, s_dim, w_l, r_dim)), (0, 1, 3, 4, 2)),
+                                 (m, p_dim * w_l, r_dim * s_dim))
+                bw = ops.reshape(ops.einsum("mns,mnqr->mqrs", errors[k], acts), (m, w_l, r_dim * s_dim))
+                cross.append((ww, bw))
+        return h, cross
 
     def _hessian_rows_fn(self):
+        """The compiled rows `rows` of every member's Hessian: (θ [M, P] float64, x, y, weights, rows) -> [R, M, P].
+        The Hessian of Σ_m L_m is block-diagonal, so H applied to e_j in every member's block gives row j of
+        every member's Hessian at once. wb weighs each sample (1/n, or 0 for padding): Σ_chunks gives the full
+        mean's Hessian."""
         if "hessian_rows" not in self._compiled:
-            @tf.function
-            def rows_fn(xb, yb, wb, rows):
-                # float64 throughout: θ cast up and watched. wb weighs each sample (1/n, or 0 for
-                # padding): Σ_chunks gives the full mean's Hessian.
-                theta = tf.cast(tf.convert_to_tensor(self.theta), tf.float64)
-                with tf.GradientTape() as outer:
-                    outer.watch(theta)
-                    with tf.GradientTape() as inner:
-                        inner.watch(theta)
-                        total = tf.reduce_sum(self._per_sample_losses(xb, yb, theta) * wb[None])
-                    grads = inner.gradient(total, theta)  # [M, P]
-                    summed = tf.gather(tf.reduce_sum(grads, axis=0), rows)  # [R]
-                return outer.jacobian(summed, theta, experimental_use_pfor=True)  # [R, M, P]
-            self._compiled["hessian_rows"] = rows_fn
+            def total(theta, xb, yb, wb):
+                return ops.sum(self._per_sample_losses(xb, yb, theta) * wb[None])
+            apply = backend.hessian_apply(total)
+
+            def rows_fn(theta, xb, yb, wb, rows):
+                units = ops.one_hot(rows, self.n_params, dtype=theta.dtype)  # [R, P]
+                return apply(theta, units[:, None, :] * ops.ones((1, self.members, 1), theta.dtype), xb, yb, wb)
+            self._compiled["hessian_rows"] = backend.jit(rows_fn)
         return self._compiled["hessian_rows"]
 
     # ------------------------------------------------------------ weights and export
@@ -527,11 +562,12 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool, per_membe
     """One XLA program that steps every ensemble of the group on the same batches (per_member: member m
     of every ensemble on its own batch, batches [T, M, B]).
 
-    Written as an explicit tf.while_loop over every step of every epoch in the call, traced
-    without autograph: converting the Python of the loop body (and of everything it calls,
-    Keras's optimizer included) cost seconds per trace, more than the training itself in a
-    50-epoch run. The program returns each step's per-member batch loss (epoch losses follow
-    from them outside) and, with record_steps, each step's per-member gradient norm.
+    A compiled loop (keras.ops.fori_loop: lax.fori_loop on JAX, tf.while_loop on TensorFlow, traced
+    without autograph: converting the Python of the loop body and of Keras's optimizer cost seconds per
+    trace, more than the training itself in a 50-epoch run) over every step of every epoch in the call. Its
+    state is values: each ensemble's θ and optimizer variables go in and come out, with each step's
+    per-member batch loss (epoch losses follow from them outside) and, with record_steps, each step's
+    per-member gradient norm written into arrays [T, M] that the state carries.
     """
     head = ensembles[0]
     key = ("train", tuple(id(e) for e in ensembles), record_steps, per_member)
@@ -541,39 +577,39 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool, per_membe
 
     # Shapes must be static under XLA, so every batch has batch_size slots; the last batch of an
     # epoch is padded and its dummy slots weigh zero, which gives exactly Keras's smaller last batch.
-    @tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
-    def run(x, y, batches, counts, total_steps):
+    def run(states, actives, x, y, batches, counts, total_steps):
         """The first total_steps rows of batches [T, B] (indices into x), counts [T] real samples
         in each batch. Rows past total_steps are never visited: every call of a fit passes the
-        same T, so a shorter last call reuses the compiled program instead of compiling another."""
-        slots = tf.range(tf.shape(batches)[-1])
+        same T, so a shorter last call reuses the compiled program instead of compiling another.
+        states: (θ, optimizer values) of each ensemble; actives: its active members."""
+        rows = batches.shape[0]
+        slots = ops.arange(batches.shape[-1])
 
-        def body(t, step_losses, step_norms):
-            valid = tf.cast(slots < counts[t], dtype)
-            weights = valid / tf.reduce_sum(valid)
-            xb, yb = tf.gather(x, batches[t]), tf.gather(y, batches[t])
-            new_losses, new_norms = [], []
-            for ens, losses_so_far, norms_so_far in zip(ensembles, step_losses, step_norms):
-                with tf.GradientTape() as tape:
-                    losses = ens._member_losses(xb, yb, weights)
-                    total = tf.reduce_sum(tf.where(ens.active, losses, tf.zeros_like(losses)))
-                grads = tape.gradient(total, ens.variables)
-                new_losses.append(losses_so_far.write(t, losses))
-                new_norms.append(norms_so_far.write(t, tf.sqrt(ens._member_grad_sq(grads)))
-                                 if record_steps else norms_so_far)
-                ens._masked_apply(grads, ens.optimizer)
-            return t + 1, new_losses, new_norms
+        def step(t, carry):
+            valid = ops.cast(slots < ops.take(counts, t), dtype)
+            weights = valid / ops.sum(valid)
+            idx = ops.take(batches, t, axis=0)
+            xb, yb = ops.take(x, idx, axis=0), ops.take(y, idx, axis=0)
+            out = []  # (t, t * 0): the indices of a slice update share one integer type (int64 under JAX's x64)
+            for ens, active, (theta, values, losses_so_far, norms_so_far) in zip(ensembles, actives, carry):
+                def total(th):
+                    losses = ens._member_losses(xb, yb, weights, th)
+                    return ops.sum(ops.where(active, losses, ops.zeros_like(losses))), losses
+                (_, losses), grad = backend.value_and_grad(total, has_aux=True)(theta)
+                losses_so_far = ops.slice_update(losses_so_far, (t, t * 0), losses[None])
+                if record_steps:
+                    norms_so_far = ops.slice_update(norms_so_far, (t, t * 0), ops.sqrt(ens._member_grad_sq(grad))[None])
+                theta, values = ens._masked_step(ens.optimizer, values, grad, theta, active)
+                out.append((theta, values, losses_so_far, norms_so_far))
+            return out
 
-        rows = tf.shape(batches)[0]
-        losses = [tf.TensorArray(dtype, size=rows, element_shape=[ens.members]) for ens in ensembles]
-        norms = [tf.TensorArray(dtype, size=rows if record_steps else 0, element_shape=[ens.members])
-                 for ens in ensembles]
-        _, losses, norms = tf.while_loop(lambda t, *_: t < total_steps, body, (tf.constant(0), losses, norms))
-        return [(l.stack(), g.stack() if record_steps else tf.zeros([0, ens.members], dtype))
-                for l, g, ens in zip(losses, norms, ensembles)]
+        start = [(theta, values, ops.zeros((rows, ens.members), dtype),
+                  ops.zeros((rows if record_steps else 0, ens.members), dtype))
+                 for ens, (theta, values) in zip(ensembles, states)]
+        return ops.fori_loop(0, total_steps, step, start)
 
-    head._compiled[key] = run
-    return run
+    head._compiled[key] = backend.jit(run, xla=True, autograph=False)
+    return head._compiled[key]
 
 
 def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int, shuffle_seed: int | Sequence[int] = 0,
@@ -613,7 +649,7 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
     if per_member and any(e.members != len(seeds) for e in ensembles):
         raise ValueError(f"{len(seeds)} order seeds for ensembles of {[e.members for e in ensembles]} members: "
                          "give one seed per member, every ensemble the same number of members")
-    x = tf.convert_to_tensor(np.asarray(x), dtype=head.dtype)
+    x = ops.convert_to_tensor(np.asarray(x), dtype=head.dtype)
     y = head._labels(y)
     n = int(x.shape[0])
     run = _group_train_fn(ensembles, record_steps, per_member)
@@ -654,17 +690,20 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
         table = order.reshape(chunk, len(seeds), steps, batch_size).transpose(0, 2, 1, 3)
         table = table.reshape(chunk * steps, len(seeds), batch_size) if per_member else table.reshape(chunk * steps, batch_size)
         began = time.monotonic()
-        results = run(x, y, tf.constant(table), tf.constant(np.tile(counts, chunk)), tf.constant(e * steps))
+        results = run([ens._values() for ens in ensembles], [ops.convert_to_tensor(ens.active) for ens in ensembles],
+                      x, y, ops.convert_to_tensor(table), ops.convert_to_tensor(np.tile(counts, chunk)),
+                      ops.convert_to_tensor(e * steps, "int32"))
         done += e
         medians = []
-        for ens, out, (step_loss, step_gn) in zip(ensembles, outs, results):
-            step_loss = step_loss.numpy()[:e * steps].reshape(e, steps, ens.members)
+        for ens, out, (theta, values, step_loss, step_gn) in zip(ensembles, outs, results):
+            ens._assign(theta, values)
+            step_loss = np.asarray(step_loss)[:e * steps].reshape(e, steps, ens.members)
             # Keras's epoch loss: the mean of the batch losses weighted by the samples in each batch.
             epoch_loss = np.einsum("esm,s->em", step_loss.astype(np.float64), counts / n).astype(step_loss.dtype)
             out["loss"].append(epoch_loss)
             if record_steps:
                 out["step_loss"].append(step_loss.reshape(e * steps, ens.members))
-                out["step_grad_norm"].append(step_gn.numpy()[:e * steps])
+                out["step_grad_norm"].append(np.asarray(step_gn)[:e * steps])
             ens.epochs_done += e
             ens._check_divergence(epoch_loss[-1])
             finite = epoch_loss[-1][np.isfinite(epoch_loss[-1])]
@@ -688,6 +727,11 @@ def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int,
         out["weights"] = [theta for _, theta in out["snapshots"]]
         out["losses"], out["grad_norms"] = out["step_loss"], out["step_grad_norm"]
     return outs
+
+
+def _float64(tensor) -> np.ndarray:
+    """A tensor as a writable float64 NumPy array (a view of a backend's buffer can be read-only)."""
+    return np.array(tensor, dtype=np.float64)
 
 
 # ---------------------------------------------------------------- checkpointing the engine's loops

@@ -18,7 +18,7 @@ import numpy as np
 # Orchestration only: editing these does not change what a notebook computes.
 NOT_RESULTS = {"report.py", "report_page.py", "sweep.py"}
 # The libraries whose version can change a result; a missing one is recorded as absent.
-LIBRARIES = ("tensorflow", "keras", "numpy", "scipy", "scikit-learn", "matplotlib", "pandas", "seaborn",
+LIBRARIES = ("tensorflow", "jax", "jaxlib", "keras", "numpy", "scipy", "scikit-learn", "matplotlib", "pandas", "seaborn",
              "papermill", "nbclient", "ipykernel")
 # Parameters that say where and how often to checkpoint, not what to compute.
 NOT_RESULT_PARAMS = {"out_dir", "checkpoint_dir", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints"}

@@ -26,7 +26,8 @@ from __future__ import annotations
 import re
 
 import keras
-import tensorflow as tf
+import numpy as np
+from keras import ops
 
 # What Model.compile wraps a loss given by name or as a function in; not exported by keras.losses.
 from keras.src.losses.losses import LossFunctionWrapper
@@ -37,7 +38,7 @@ class ModelLoss:
     or a list or dict of them like compile's; `loss_weights` then goes with it, as in compile); None
     uses the compiled loss and its loss_weights.
 
-    Call it as `model_loss(x, y, sample_weight)` (inside a tf.function or eagerly) for the scalar L in the
+    Call it as `model_loss(x, y, sample_weight)` (inside a compiled function or eagerly) for the scalar L in the
     dtype of the trainable weights; `outputs_and_loss` also returns the model's outputs; `data_loss(y,
     y_pred, sample_weight)` is the first sum alone. `precision` names the dtype it is computed in."""
 
@@ -65,10 +66,20 @@ class ModelLoss:
         y_pred = self.model(x, training=False)
         if self.own_compute_loss:
             value = self.model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
-            return y_pred, tf.cast(value, self.dtype)
+            return y_pred, ops.cast(value, self.dtype)
         value = self.data_loss(y, y_pred, sample_weight)
-        extra = [tf.reduce_sum(tf.cast(t, self.dtype)) for t in self.model.losses]  # regularisation, add_loss
-        return y_pred, tf.add_n([value, *extra]) if extra else value
+        for term in self.model.losses:  # regularisation, add_loss
+            value = value + ops.sum(ops.cast(term, self.dtype))
+        return y_pred, value
+
+    def pure(self, theta, state, x, y, sample_weight=None):
+        """(outputs, L) at the flat trainable weights θ (a tensor [P], `model.trainable_weights` order) and the
+        non-trainable values `state`, without reading or writing the model's variables: what the backend
+        differentiates. The regularisation terms are computed from θ too."""
+        values = unflatten_tensor(theta, self.model.trainable_variables)
+        mapping = list(zip(self.model.trainable_variables, values)) + list(zip(self.model.non_trainable_variables, state))
+        with keras.StatelessScope(state_mapping=mapping, collect_losses=True):
+            return self.outputs_and_loss(x, y, sample_weight)
 
     def data_loss(self, y_true, y_pred, sample_weight=None):
         names, predictions = output_names_and_values(self.model, y_pred)
@@ -80,11 +91,19 @@ class ModelLoss:
         for loss, weight, target, pred, sw in zip(losses, weights, targets, predictions, sample_weights):
             if loss is None:
                 continue  # an output without a loss (compile's None entry)
-            term = tf.cast(loss(target, pred, sw), self.dtype)
-            terms.append(term if weight is None else term * tf.cast(weight, self.dtype))
+            term = ops.cast(loss(target, pred, sw), self.dtype)
+            terms.append(term if weight is None else term * ops.cast(weight, self.dtype))
         if not terms:
             raise ValueError("no output of the model has a loss")
-        return tf.add_n(terms)
+        return sum(terms[1:], terms[0])
+
+
+def stateless_outputs(model, values, state, x):
+    """The model's outputs on x in inference mode at the trainable values `values` and non-trainable `state`
+    (lists in the model's variable order), without reading or writing its variables."""
+    mapping = list(zip(model.trainable_variables, values)) + list(zip(model.non_trainable_variables, state))
+    with keras.StatelessScope(state_mapping=mapping):
+        return model(x, training=False)
 
 
 def output_names_and_values(model, y_pred):
@@ -123,7 +142,7 @@ def _loss_object(identifier, dtype):
     if isinstance(loss, keras.losses.Loss):
         return loss
     name = identifier if isinstance(identifier, str) else getattr(loss, "__name__", "loss")
-    # a TensorFlow name scope: "<lambda>" is not a valid one
+    # a TensorFlow name scope: "<lambda>" is not a valid one (kept on every backend: one name everywhere)
     return LossFunctionWrapper(loss, name=re.sub(r"[^A-Za-z0-9_.]", "_", name).strip("_") or "loss", dtype=dtype)
 
 
@@ -155,5 +174,26 @@ def forward_precision(model) -> str:
 
 def narrowest(dtypes) -> str:
     """The floating dtype with the fewest bits among `dtypes` (non-floating ones ignored)."""
-    floats = [tf.as_dtype(d) for d in dtypes if d is not None and tf.as_dtype(d).is_floating]
-    return min(floats, key=lambda d: d.size).name if floats else keras.config.floatx()
+    floats = [keras.backend.standardize_dtype(d) for d in dtypes if d is not None]
+    floats = [d for d in floats if "float" in d]
+    return min(floats, key=dtype_bits) if floats else keras.config.floatx()
+
+
+def dtype_bits(dtype) -> int:
+    """The bits of a dtype by name: 16 for float16 and bfloat16, 32, 64."""
+    return int(re.search(r"\d+", keras.backend.standardize_dtype(dtype)).group())
+
+
+def unflatten_tensor(theta, variables) -> list:
+    """A flat tensor [P] cut into tensors shaped (and typed) like `variables`, in their order."""
+    out, start = [], 0
+    for v in variables:
+        size = int(np.prod(v.shape))
+        out.append(ops.cast(ops.reshape(theta[start:start + size], v.shape), v.dtype))
+        start += size
+    return out
+
+
+def flat_tensor(values):
+    """Tensors (or variables' values) as one flat tensor, the inverse of `unflatten_tensor`."""
+    return ops.concatenate([ops.reshape(v, [-1]) for v in values], axis=0)

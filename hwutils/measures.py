@@ -26,10 +26,9 @@ import weakref
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from . import batches
-from .loss import forward_precision, narrowest
+from . import backend, batches
+from .loss import forward_precision, narrowest, stateless_outputs
 from .objective import Objective
 from .results import Density, Scalar, Values
 
@@ -234,7 +233,8 @@ def minimal_ratio(model, x, y=None, loss=None, *, sample_weight=None) -> float:
 
 
 def hvp(model, x, y=None, v=None, loss=None, chunk_size: int = 1024, *, sample_weight=None) -> np.ndarray:
-    """Hessian-vector product H v without forming H (double backpropagation). v: a vector [P] in θ's
+    """Hessian-vector product H v without forming H (`hwutils.backend.hvp`: forward over reverse on JAX, double
+    backpropagation on TensorFlow). v: a vector [P] in θ's
     layout. Data: arrays, or a batch source as x. Returns a float64 array [P] with `.precision`."""
     obj = objective(model, loss, chunk_size)
     return Values(obj.hvp(x, y, np.asarray(v, dtype=np.float64), sample_weight), precision=obj.precision)
@@ -346,26 +346,21 @@ def spectral_density(model, x, y=None, steps: int = 30, vectors=5, seed: int = 0
 
 
 def _jacobian_norms_fn(model, batch_x, wrt: tuple):
-    """The traced per-point ‖∂f(x)/∂x‖_F of `model` with respect to the input leaves `wrt` (positions in
-    keras.tree.flatten(x)), cached per model, input signature and `wrt`; the batch dimension of its signature
-    is None, so every batch size reuses one trace."""
+    """The compiled per-point ‖∂f(x)/∂x‖_F of `model` with respect to the input leaves `wrt` (positions in
+    keras.tree.flatten(x)), a function of (weights, non-trainable values, x), cached per model, input signature
+    and `wrt`."""
     key = ("sensitivity", batches.signature_key(batch_x), wrt)
     per_model = _CACHE.setdefault(model, {})
     if key not in per_model:
-        def jacobian_norms(xb):
-            leaves = keras.tree.flatten(xb)
-            with tf.GradientTape(persistent=True) as tape:
-                for i in wrt:
-                    tape.watch(leaves[i])
-                out = model(xb, training=False)
+        def jacobian_norms(values, state, xb):
+            def outputs(leaves):
+                return keras.tree.flatten(stateless_outputs(model, values, state, keras.tree.pack_sequence_as(xb, leaves)))
             squares = []  # one squared Frobenius norm per (output, input) pair, per point
-            for o in tf.nest.flatten(out):
-                for i in wrt:
-                    jac = tape.batch_jacobian(o, leaves[i])
-                    squares.append(tf.cast(tf.reduce_sum(tf.reshape(jac, [tf.shape(jac)[0], -1]) ** 2, axis=1),
-                                           tf.float64))
-            return tf.sqrt(tf.add_n(squares))
-        per_model[key] = tf.function(jacobian_norms, input_signature=[batches.signature(batch_x)])
+            for per_output in backend.batch_jacobians(outputs, keras.tree.flatten(xb), wrt):
+                for jac in per_output:
+                    squares.append(keras.ops.sum(keras.ops.reshape(jac, (keras.ops.shape(jac)[0], -1)) ** 2, axis=1))
+            return keras.ops.sqrt(sum(squares[1:], squares[0]))
+        per_model[key] = backend.jit(jacobian_norms, batch_arg=2)
     return per_model[key]
 
 
@@ -374,7 +369,7 @@ def _differentiated_inputs(batch_x, inputs) -> tuple:
     keys or list positions), else every floating input."""
     flat = batches.leaves_with_paths(batch_x)
     if inputs is None:
-        wrt = tuple(i for i, (_, leaf) in enumerate(flat) if tf.as_dtype(leaf.dtype).is_floating)
+        wrt = tuple(i for i, (_, leaf) in enumerate(flat) if "float" in keras.backend.standardize_dtype(leaf.dtype))
     else:
         paths = [path for path, _ in flat]
         wanted = [str(n) for n in ([inputs] if isinstance(inputs, (str, int)) else inputs)]
@@ -390,7 +385,7 @@ def _differentiated_inputs(batch_x, inputs) -> tuple:
 def sensitivity(model, x, per_sample: bool = False, chunk_size: int = 256, *, inputs=None):
     """Novak et al. (2018): mean over input points of ‖∂f(x)/∂x‖_F, f the model's output (class
     probabilities for a softmax model), in inference mode. Each point's Jacobian is its own, so the value
-    does not depend on how the points are grouped into batches. Traced once per model and input shape.
+    does not depend on how the points are grouped into batches. Compiled once per model and input shape.
 
     Several inputs or outputs: the Frobenius norm of the Jacobian of all outputs with respect to all
     floating inputs together, √(Σ_o Σ_j ‖∂f_o/∂x_j‖_F²) — the single-input definition applied to the
@@ -406,7 +401,9 @@ def sensitivity(model, x, per_sample: bool = False, chunk_size: int = 256, *, in
             batch_x = batch[0]
             wrt = _differentiated_inputs(batch_x, inputs)
             fn = _jacobian_norms_fn(model, batch_x, wrt)
-            norms.append(np.asarray(fn(batch_x), dtype=np.float64))
+            norms.append(np.asarray(fn([v.value for v in model.trainable_variables],
+                                       [v.value for v in model.non_trainable_variables], batches.as_arrays(batch_x)),
+                                    dtype=np.float64))
             dtypes = [keras.tree.flatten(batch_x)[i].dtype for i in wrt]
     norms = np.concatenate(norms)
     used = narrowest([forward_precision(model), *dtypes])

@@ -18,12 +18,57 @@ def dense_params(widths: Sequence[int]) -> int:
     return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
 
 
+def numpy_initial_weights(model: keras.Model) -> keras.Model:
+    """Redraw the initial kernels and biases of the model's layers in NumPy, from NumPy's global generator
+    (which `keras.utils.set_random_seed` and `hwutils.setup` seed), following each layer's own initializer:
+    Keras's variance-scaling family (Glorot, He, LeCun: uniform, truncated and untruncated normal), zeros,
+    ones and constants. Keras's own draws come from each backend's random stream, so the same seed gives
+    other weights on TensorFlow and on JAX; these are the same on both. A weight with any other initializer
+    keeps Keras's draw. Returns the model."""
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        for name in ("kernel", "bias", "depthwise_kernel", "pointwise_kernel"):
+            init = getattr(layer, f"{name}_initializer", None)
+            var = getattr(layer, name, None)
+            if init is None or not isinstance(var, keras.Variable):
+                continue
+            value = _numpy_draw(init, tuple(var.shape))
+            if value is not None:
+                var.assign(value.astype(np.dtype(var.dtype)))
+    return model
+
+
+def _numpy_draw(init, shape):
+    """A draw of initializer `init` for `shape` from NumPy's global generator, or None for one not written here."""
+    from keras.src.initializers.random_initializers import compute_fans
+    if isinstance(init, keras.initializers.Zeros):
+        return np.zeros(shape)
+    if isinstance(init, keras.initializers.Ones):
+        return np.ones(shape)
+    if isinstance(init, keras.initializers.Constant):
+        return np.full(shape, float(init.value))
+    if not isinstance(init, keras.initializers.VarianceScaling):
+        return None
+    fan_in, fan_out = compute_fans(shape, init.input_axes, init.output_axes)
+    fan = {"fan_in": fan_in, "fan_out": fan_out}.get(init.mode, (fan_in + fan_out) / 2.0)
+    scale = init.scale / max(1.0, fan)
+    if init.distribution == "truncated_normal":  # within two standard deviations, as Keras truncates
+        std = np.sqrt(scale) / 0.87962566103423978
+        out = np.random.normal(0.0, std, shape)
+        while np.any(bad := np.abs(out) > 2 * std):
+            out[bad] = np.random.normal(0.0, std, int(bad.sum()))
+        return out
+    if init.distribution == "untruncated_normal":
+        return np.random.normal(0.0, np.sqrt(scale), shape)
+    limit = np.sqrt(3.0 * scale)
+    return np.random.uniform(-limit, limit, shape)
+
+
 def dense_chain(widths: Sequence[int], activation: str = "relu", output_activation: str | None = None,
                 dtype: str | None = None, name: str | None = None) -> keras.Model:
     """An MLP with layer widths `widths` (input first). Inputs of rank > 2 are flattened first."""
     layers = [keras.layers.Dense(w, activation=activation, dtype=dtype) for w in widths[1:-1]]
     layers.append(keras.layers.Dense(widths[-1], activation=output_activation, dtype=dtype))
-    return keras.Sequential([keras.Input((widths[0],), dtype=dtype), *layers], name=name)
+    return numpy_initial_weights(keras.Sequential([keras.Input((widths[0],), dtype=dtype), *layers], name=name))
 
 
 def image_mlp(input_shape: Sequence[int], hidden: Sequence[int], classes: int = 10,
@@ -32,7 +77,7 @@ def image_mlp(input_shape: Sequence[int], hidden: Sequence[int], classes: int = 
     layers = [keras.layers.Flatten(dtype=dtype)]
     layers += [keras.layers.Dense(h, activation="relu", dtype=dtype) for h in hidden]
     layers.append(keras.layers.Dense(classes, activation="softmax", dtype=dtype))
-    return keras.Sequential([keras.Input(tuple(input_shape), dtype=dtype), *layers], name=name)
+    return numpy_initial_weights(keras.Sequential([keras.Input(tuple(input_shape), dtype=dtype), *layers], name=name))
 
 
 def conv_front(input_shape: Sequence[int], filters: int, kernel: int = 3, pool: int | None = 2,
@@ -58,24 +103,24 @@ def conv_dense(input_shape: Sequence[int], filters: int, hidden: Sequence[int], 
     layers, _, _ = conv_front(input_shape, filters, kernel, pool, padding)
     layers += [keras.layers.Dense(h, activation="relu") for h in hidden]
     layers.append(keras.layers.Dense(classes, activation="softmax"))
-    return keras.Sequential([keras.Input(tuple(input_shape)), *layers], name=name)
+    return numpy_initial_weights(keras.Sequential([keras.Input(tuple(input_shape)), *layers], name=name))
 
 
 def report_cnn(input_shape: Sequence[int], classes: int = 10, name: str | None = None) -> keras.Model:
     """The report's 1-3 model: Conv2D(32, 3x3) -> Conv2D(64, 3x3) -> Flatten -> Dense(100) -> softmax."""
-    return keras.Sequential([
+    return numpy_initial_weights(keras.Sequential([
         keras.Input(tuple(input_shape)),
         keras.layers.Conv2D(32, 3, activation="relu"),
         keras.layers.Conv2D(64, 3, activation="relu"),
         keras.layers.Flatten(),
         keras.layers.Dense(100, activation="relu"),
         keras.layers.Dense(classes, activation="softmax"),
-    ], name=name)
+    ], name=name))
 
 
 def count_params(model: keras.Model) -> int:
     """Trainable parameters: the count the report quotes."""
-    return int(sum(int(w.shape.num_elements()) for w in model.trainable_weights))
+    return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
 
 
 def solve_widths(target: int, depth: int, n_in: int, n_out: int, fixed: int = 0, tol: float = 0.03,
@@ -115,12 +160,13 @@ def solve_widths(target: int, depth: int, n_in: int, n_out: int, fixed: int = 0,
 
 # ------------------------------------------------------------------ stacked models
 def stacked(build, members: int | None = None, loss=None, optimizer=None, metrics=None,
-            steps_per_execution: int = 1, jit_compile: bool | str = False, name: str = "stacked") -> keras.Model:
+            steps_per_execution: int = 1, jit_compile: bool | str | None = None, name: str = "stacked") -> keras.Model:
     """Several independently initialised copies of a Keras model trained together as one model.
 
     `build` is a function that returns a fresh, uncompiled Keras model (one input, one output);
     it is called `members` times, so each member draws its own initial weights from the current
-    Keras seed (`keras.utils.set_random_seed` before the call makes them reproducible). `build`
+    seed (`keras.utils.set_random_seed` before the call makes them reproducible; hwutils' builders draw
+    them in NumPy, `numpy_initial_weights`, the same on every backend). `build`
     may also be a list of such functions, one member each (different architectures trained on
     the same batches); `members` is then None or its length.
 
@@ -139,9 +185,13 @@ def stacked(build, members: int | None = None, loss=None, optimizer=None, metric
     member: the per-step overhead that dominates small models on a CPU is paid once, not once
     per member (benchmarks/stacked_cnn.py). Use `member(model, m)` to take a member out.
 
-    `jit_compile` defaults to False: XLA-compiling the step of 15 small CNNs cost about 90 s of CPU
-    here against 40 s of plain tracing, more than it saves over a 30-epoch run ("auto" is Keras's default).
+    `jit_compile` defaults to False on TensorFlow: XLA-compiling the step of 15 small CNNs cost about 90 s of
+    CPU here against 40 s of plain tracing, more than it saves over a 30-epoch run ("auto" is Keras's default).
+    On JAX it defaults to True: XLA is JAX's only compiler, and False would run every step eagerly.
     """
+    if jit_compile is None:
+        from .training import TINY_JIT
+        jit_compile = TINY_JIT
     builds = list(build) if isinstance(build, (list, tuple)) else None
     if builds is not None:
         if members is not None and members != len(builds):

@@ -10,11 +10,13 @@ reports), and memory is bounded by one chunk.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from . import backend
 from . import batches as batches_
-from .loss import ModelLoss
+from .loss import ModelLoss, flat_tensor
 
 
 def loss_function(model, loss=None):
@@ -46,13 +48,12 @@ def unflatten(vector: np.ndarray, like) -> list[np.ndarray]:
     return out
 
 
-def _flat(grads, variables) -> tf.Tensor:
-    """Gradients (or Jacobian blocks) of every variable as one flat tensor; None — a weight that does not
-    reach the loss, e.g. the head of an output without a loss — as zeros (TensorFlow's own
-    UnconnectedGradients.ZERO fails on Keras variables, whose dtype is a string)."""
-    # convert_to_tensor: an Embedding's gradient comes as IndexedSlices
-    return tf.concat([tf.reshape(tf.zeros(v.shape, v.dtype) if g is None else tf.convert_to_tensor(g), [-1])
-                      for g, v in zip(grads, variables)], 0)
+def _with_batch(fn):
+    """fn(θ, state, x, y, sample_weight, *extra) as a function of (θ, state, batch, *extra), the batch a
+    Keras data tuple (x,), (x, y) or (x, y, sample_weight)."""
+    def on_batch(theta, state, batch, *extra):
+        return fn(theta, state, *(tuple(batch) + (None,) * (3 - len(batch))), *extra)
+    return on_batch
 
 
 class Objective:
@@ -62,73 +63,68 @@ class Objective:
     Every method takes the data as `x, y=None, sample_weight=None` in any form `hwutils.batches.of`
     accepts (arrays, or a batch source as x alone) and returns float64 NumPy values; `precision` names
     the dtype they were computed in (`hwutils.loss`). Weights that do not reach the loss get a zero
-    gradient."""
+    gradient.
+
+    Each quantity is a pure function of the flat weights θ, the non-trainable values and a batch
+    (`ModelLoss.pure`, through Keras's stateless scope), differentiated by `hwutils.backend` and compiled
+    once per model: the same code on TensorFlow and JAX."""
 
     def __init__(self, model, loss=None, chunk_size: int = 1024):
         self.model = model
         self.vars = list(model.trainable_weights)
         if not self.vars:
             raise ValueError("the model has no trainable weights")
+        backend.check_dtypes(list(model.weights), "the model")
         self.dtype = self.vars[0].dtype
         self.sizes = [int(np.prod(v.shape)) for v in self.vars]
         self.n_params = sum(self.sizes)
         self.chunk_size = int(chunk_size)
         self.model_loss = ModelLoss(model, loss)
         self.precision = self.model_loss.precision
-        batch_loss = self.model_loss
+        pure = self.model_loss.pure
 
-        def loss_fn(x, y, sample_weight=None):
-            return batch_loss(x, y, sample_weight)
+        def loss_fn(theta, state, x, y, sample_weight=None):
+            return pure(theta, state, x, y, sample_weight)[1]
 
-        def grad_fn(x, y, sample_weight=None):
-            with tf.GradientTape() as tape:
-                value = batch_loss(x, y, sample_weight)
-            return value, _flat(tape.gradient(value, self.vars), self.vars)
+        grad_fn = backend.value_and_grad(loss_fn)
+        hvp_fn = backend.hvp(loss_fn)
+        apply_fn = backend.hessian_apply(loss_fn)
+        dtype = self.dtype
 
-        def hvp_fn(x, y, sample_weight, v):
-            with tf.GradientTape() as outer:
-                with tf.GradientTape() as inner:
-                    value = batch_loss(x, y, sample_weight)
-                g = _flat(inner.gradient(value, self.vars), self.vars)
-                gv = tf.reduce_sum(g * tf.stop_gradient(v))
-            return _flat(outer.gradient(gv, self.vars), self.vars)
+        def rows_fn(theta, state, x, y, sample_weight, rows):
+            # Rows `rows` of the Hessian: H applied to those unit vectors (H is symmetric).
+            return apply_fn(theta, ops.one_hot(rows, self.n_params, dtype=dtype), state, x, y, sample_weight)
 
-        def hessian_rows_fn(x, y, sample_weight, rows):
-            # Rows `rows` of the Hessian: the Jacobian of those gradient entries, vectorised (pfor).
-            with tf.GradientTape() as outer:
-                with tf.GradientTape() as inner:
-                    value = batch_loss(x, y, sample_weight)
-                g = tf.gather(_flat(inner.gradient(value, self.vars), self.vars), rows)
-            jac = outer.jacobian(g, self.vars, experimental_use_pfor=True)
-            count = tf.shape(rows)[0]
-            return tf.concat([tf.zeros([count, size], self.dtype) if j is None else tf.reshape(j, [count, -1])
-                              for j, size in zip(jac, self.sizes)], 1)
-
-        def outputs_fn(x, y, sample_weight=None):
-            pred, value = batch_loss.outputs_and_loss(x, y, sample_weight)
+        def outputs_fn(theta, state, x, y, sample_weight=None):
+            pred, value = pure(theta, state, x, y, sample_weight)
             return value, pred
 
-        # The plain Python functions of (x, y, sample_weight[, extra]): callbacks.GradientNorm calls "grad"
+        def hvp_on(theta, state, x, y, sample_weight, v):
+            return hvp_fn(theta, v, state, x, y, sample_weight)
+
+        def grad_on(theta, state, x, y, sample_weight=None):
+            return grad_fn(theta, state, x, y, sample_weight)
+
+        # The plain functions of (θ, state, x, y, sample_weight[, extra]): callbacks.GradientNorm calls "grad"
         # inside the model's own train step.
-        self._python = {"loss": loss_fn, "grad": grad_fn, "hvp": hvp_fn, "rows": hessian_rows_fn,
-                        "outputs": outputs_fn}
+        self._python = {"loss": loss_fn, "grad": grad_on, "hvp": hvp_on, "rows": rows_fn, "outputs": outputs_fn}
         self._traced = {}
 
-    def _compiled(self, name, batch, *extra):
-        """The tf.function of `name` for batches shaped like `batch`, traced once for any number of
-        samples: the batch dimension of its signature is None, so chunks of every size reuse one trace."""
-        key = (name, batches_.signature_key(batch))
-        if key not in self._traced:
-            fn = self._python[name]
-
-            def on_batch(batch, *extra):
-                return fn(*(tuple(batch) + (None,) * (3 - len(batch))), *extra)
-
-            specs = [batches_.signature(batch)] + [tf.TensorSpec(e.shape, e.dtype) for e in extra]
-            self._traced[key] = tf.function(on_batch, input_signature=specs)
-        return self._traced[key]
+    def _compiled(self, name):
+        """The compiled `name`, one per Objective: the backend retraces it for a new batch structure or size."""
+        if name not in self._traced:
+            self._traced[name] = backend.jit(_with_batch(self._python[name]), batch_arg=2)
+        return self._traced[name]
 
     # ------------------------------------------------------------ weights
+    def theta(self):
+        """θ as a backend tensor [P] in the weights' dtype (no copy to the host)."""
+        return flat_tensor([v.value for v in self.vars])
+
+    def state(self) -> list:
+        """The model's non-trainable values (batch-norm statistics, ...), as the pure functions take them."""
+        return [v.value for v in self.model.non_trainable_variables]
+
     def get_flat(self) -> np.ndarray:
         return flatten([v.numpy() for v in self.vars])
 
@@ -138,12 +134,13 @@ class Objective:
 
     # ------------------------------------------------------------ data means
     def _mean(self, name, data, *extra, chunk_size=None):
-        """The sample-weighted mean over every chunk of `data` of the traced `name`'s outputs (float64)."""
+        """The sample-weighted mean over every chunk of `data` of the compiled `name`'s outputs (float64)."""
         total, count = None, 0
+        fn, theta, state = self._compiled(name), self.theta(), self.state()
         for source_batch in data:
             for batch in batches_.split(source_batch, chunk_size or self.chunk_size):
                 n = batches_.samples(batch)
-                out = self._compiled(name, batch, *extra)(batch, *extra)
+                out = fn(theta, state, batches_.as_arrays(batch), *extra)
                 out = [n * np.asarray(o, dtype=np.float64) for o in (out if isinstance(out, (tuple, list)) else [out])]
                 total = out if total is None else [t + o for t, o in zip(total, out)]
                 count += n
@@ -159,31 +156,32 @@ class Objective:
         return float(value), grad
 
     def hvp(self, x, y=None, v=None, sample_weight=None) -> np.ndarray:
-        """H v (float64 [P]) by double backpropagation, H = ∇²θ L never formed."""
+        """H v (float64 [P]), H = ∇²θ L never formed (`hwutils.backend.hvp`)."""
         if v is None:
             raise TypeError("hvp needs the vector v")
-        return self._mean("hvp", batches_.of(x, y, sample_weight), tf.constant(np.asarray(v), dtype=self.dtype))[0]
+        return self._mean("hvp", batches_.of(x, y, sample_weight), ops.convert_to_tensor(np.asarray(v), self.dtype))[0]
 
     def evaluate(self, x, y=None, sample_weight=None) -> dict:
         """{"loss": L(θ)} over the data, and "accuracy" (unweighted: argmax of the output against the label,
         or against the argmax of a one-hot target) for a model with one output of more than one unit."""
         total, count, correct, classifier = 0.0, 0, 0, True
+        fn, theta, state = self._compiled("outputs"), self.theta(), self.state()
         for source_batch in batches_.of(x, y, sample_weight):
             for batch in batches_.split(source_batch, self.chunk_size):
                 n = batches_.samples(batch)
-                value, pred = self._compiled("outputs", batch)(batch)
+                value, pred = fn(theta, state, batches_.as_arrays(batch))
                 total, count = total + n * float(value), count + n
-                classifier = classifier and isinstance(pred, tf.Tensor) and pred.shape[-1] > 1
+                classifier = classifier and ops.is_tensor(pred) and pred.shape[-1] > 1
                 if classifier:
-                    target = np.asarray(tf.nest.flatten(batch[1])[0])
-                    labels = np.argmax(target, -1) if target.ndim == pred.ndim else np.ravel(target)
-                    correct += int(np.sum(np.argmax(pred.numpy(), -1) == labels))
+                    target = np.asarray(keras.tree.flatten(batch[1])[0])
+                    labels = np.argmax(target, -1) if target.ndim == len(pred.shape) else np.ravel(target)
+                    correct += int(np.sum(np.argmax(np.asarray(pred), -1) == labels))
         return {"loss": total / count, **({"accuracy": correct / count} if classifier else {})}
 
     def hessian(self, x, y=None, row_block: int | None = None, budget: float = 4e6, symmetrize: bool = True,
                 sample_weight=None) -> np.ndarray:
         """The exact Hessian (float64 [P, P]). Rows come in blocks and data in chunks sized so that a block's
-        vectorised Jacobian touches about `budget` (rows x samples) at once: bounded memory.
+        vectorised products touch about `budget` (rows x samples) at once: bounded memory.
         symmetrize=False returns the rows as computed (the tests hold them to finite differences)."""
         data = batches_.of(x, y, sample_weight)
         p = self.n_params
@@ -192,7 +190,7 @@ class Objective:
         h = np.zeros((p, p))
         for r0 in range(0, p, row_block):
             rows = np.minimum(np.arange(r0, r0 + row_block), p - 1).astype(np.int32)
-            block = self._mean("rows", data, tf.constant(rows), chunk_size=data_chunk)[0]
+            block = self._mean("rows", data, ops.convert_to_tensor(rows), chunk_size=data_chunk)[0]
             take = min(row_block, p - r0)
             h[r0:r0 + take] = block[:take]
         return 0.5 * (h + h.T) if symmetrize else h

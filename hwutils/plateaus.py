@@ -41,27 +41,29 @@ def examine(widths: Sequence[int], thetas: Sequence[np.ndarray], x, y, fraction:
     Returns {"grad_norms": [snapshots], "found": how many plateaus the run has, "plateaus": [{"snapshot",
     "grad_norm", "index", "negative", "tau", "smallest"}] for the examined ones} — "negative": how many
     eigenvalues lie below −τ, "smallest": the lowest one."""
-    from . import measures
-    from .models import dense_chain
-    from .objective import unflatten
-    twin = dense_chain(list(widths), dtype="float64")
-    twin.compile(loss=loss)
-    x64, y64 = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    obj = measures.objective(twin)
-    norms = []
-    for theta in thetas:
-        twin.set_weights(unflatten(np.asarray(theta, np.float64), twin.get_weights()))
-        norms.append(float(measures.gradient_norm(twin, x64, y64)))
-    every = find(norms, fraction)
-    found = sorted(every, key=lambda i: norms[i])[:most]
-    plateaus = []
-    for i in sorted(found):
-        theta = np.asarray(thetas[i], np.float64)
-        twin.set_weights(unflatten(theta, twin.get_weights()))
-        _, grad = obj.loss_and_gradient(x64, y64)
-        spectrum = measures.critical_point_spectrum(measures.hessian(twin, x64, y64), grad, theta, list(widths))
-        eig = spectrum["eigenvalues"]
-        plateaus.append({"snapshot": i, "grad_norm": norms[i], "index": spectrum["index"],
-                         "negative": int(np.sum(eig < -spectrum["tau"])), "tau": spectrum["tau"],
-                         "smallest": float(eig[0])})
-    return {"grad_norms": norms, "found": len(every), "plateaus": plateaus}
+    from . import backend
+    with backend.float64():  # the float64 twin exists on JAX inside this scope (hwutils.backend)
+        from . import measures
+        from .models import dense_chain
+        from .objective import unflatten
+        twin = dense_chain(list(widths), dtype="float64")
+        twin.compile(loss=loss)
+        x64, y64 = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        obj = measures.objective(twin)
+        norms = []
+        for theta in thetas:
+            twin.set_weights(unflatten(np.asarray(theta, np.float64), twin.get_weights()))
+            norms.append(float(measures.gradient_norm(twin, x64, y64)))
+        every = find(norms, fraction)
+        found = sorted(every, key=lambda i: norms[i])[:most]
+        plateaus = []
+        for i in sorted(found):
+            theta = np.asarray(thetas[i], np.float64)
+            twin.set_weights(unflatten(theta, twin.get_weights()))
+            _, grad = obj.loss_and_gradient(x64, y64)
+            spectrum = measures.critical_point_spectrum(measures.hessian(twin, x64, y64), grad, theta, list(widths))
+            eig = spectrum["eigenvalues"]
+            plateaus.append({"snapshot": i, "grad_norm": norms[i], "index": spectrum["index"],
+                             "negative": int(np.sum(eig < -spectrum["tau"])), "tau": spectrum["tau"],
+                             "smallest": float(eig[0])})
+        return {"grad_norms": norms, "found": len(every), "plateaus": plateaus}

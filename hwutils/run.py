@@ -20,18 +20,16 @@ from .paths import build_dir
 
 
 def seed_everything(seed: int) -> None:
-    """Same seed, same results on CPU: Python, NumPy and TensorFlow seeds, deterministic ops."""
+    """Same seed, same results on CPU: Python, NumPy and the Keras backend's seeds, deterministic ops
+    (hwutils.backend.deterministic)."""
     import keras
-    import tensorflow as tf
+
+    from . import backend
 
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
-    # Deterministic kernels on the CPU. On a GPU some ops (XLA scatter among them) have no
-    # deterministic implementation and would raise instead, so there a seed fixes the
-    # initialisation and data order but not the last bits of every reduction.
-    if not tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.enable_op_determinism()
+    backend.deterministic()
 
 
 def random_state() -> dict:
@@ -59,24 +57,30 @@ def set_random_state(state: dict) -> None:
 
 
 def versions() -> dict[str, str]:
+    """The versions a run depends on: the Keras backend in use and its framework (imported), the other
+    framework's installed version (read from its metadata, not imported), the rest of the stack."""
+    import importlib.metadata
+
     import keras
     import matplotlib
     import scipy
     import sklearn
-    import tensorflow as tf
 
-    from . import __version__
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
-            "matplotlib": matplotlib.__version__, "hwutils": __version__}
+    from . import __version__, backend
+    installed = {}
+    for name in ("tensorflow", "jax", "jaxlib"):
+        try:
+            installed[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return {"python": platform.python_version(), **installed, **backend.versions(), "keras": keras.__version__,
+            "keras_backend": backend.NAME, "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__, "matplotlib": matplotlib.__version__, "hwutils": __version__}
 
 
 def device() -> str:
-    import tensorflow as tf
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return "GPU: " + ", ".join(g.name for g in gpus)
-    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    from . import backend
+    return backend.device()
 
 
 def to_jsonable(value: Any) -> Any:

@@ -23,6 +23,9 @@ def optimizer(name: str, learning_rate: float):
 # Several training steps per compiled call: the same arithmetic, a fraction of the per-step
 # Python overhead that dominates small models on a CPU.
 STEPS_PER_EXECUTION = 16
+# compile(jit_compile=...) for a tiny model: on TensorFlow XLA's compile time outweighs its gain (a plain
+# tf.function is compiled too); on JAX XLA is the only compiler, and False would run every step eagerly.
+TINY_JIT = keras.backend.backend() == "jax"
 
 
 def compile_classifier(model, optimizer_name: str = "adam", learning_rate: float = 1e-3):

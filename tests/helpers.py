@@ -152,10 +152,15 @@ class ListPyDataset(keras.utils.PyDataset):
 
 def data_sources(x, y, sw):
     """The same data in every form the measures accept besides arrays, each batched differently
-    (batch sizes 7, 9, 11, 13, 6; none divides 40)."""
-    import tensorflow as tf
-    return {"dataset": tf.data.Dataset.from_tensor_slices((x, y, sw)).batch(7),
-            "generator": (b for b in batch_list(x, y, sw, 9)),
+    (batch sizes 7, 9, 11, 13, 6; none divides 40). A tf.data.Dataset where TensorFlow is installed, on either
+    Keras backend (tf.data feeds JAX models too; hwutils itself never imports TensorFlow on JAX)."""
+    sources = {}
+    try:
+        import tensorflow as tf
+        sources["dataset"] = tf.data.Dataset.from_tensor_slices((x, y, sw)).batch(7)
+    except ImportError:
+        pass
+    return {**sources, "generator": (b for b in batch_list(x, y, sw, 9)),
             "callable": lambda: iter(batch_list(x, y, sw, 11)),
             "pydataset": ListPyDataset(batch_list(x, y, sw, 13)),
             "list": batch_list(x, y, sw, 6)}

@@ -18,12 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-from hwutils import callbacks, models, training  # noqa: E402
+from hwutils import backend, callbacks, models, training  # noqa: E402
 from hwutils.ensemble import Ensemble, fit_group  # noqa: E402
 
-tf.config.experimental.enable_op_determinism()  # as hwutils.setup does on a CPU
+backend.deterministic()  # as hwutils.setup does on a CPU
+backend.enable_float64()  # as tests/conftest.py does for the test session: the child computes what the parent does
 KINDS = ("fit", "fit_stacked", "fit_group", "gradient_norm")
 EPOCHS = 6
 

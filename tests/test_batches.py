@@ -1,7 +1,6 @@
 """hwutils.batches: every form of batched data gives the same samples, any number of times, in bounded memory."""
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from hwutils import batches
 from hwutils.objective import Objective
@@ -64,6 +63,7 @@ def test_a_one_shot_generator_is_kept_within_its_bound_and_refused_beyond_it():
 
 
 def test_malformed_sources_fail_with_a_message_that_says_what_to_do():
+    tf = pytest.importorskip("tensorflow")  # tf.data feeds either backend where TensorFlow is installed
     x, y, sw = two_input_data(12)
     unbatched = tf.data.Dataset.from_tensor_slices((x, y))
     with pytest.raises(ValueError, match=r"\.batch\(n\)"):

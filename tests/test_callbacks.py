@@ -56,6 +56,7 @@ class _WeightsBeforeEachStep(keras.callbacks.Callback):
         self.thetas = []
 
     def on_train_batch_begin(self, batch, logs=None):
+        _sync(self.model)
         self.thetas.append(_theta(self.model))
 
 
@@ -276,6 +277,13 @@ def test_weight_snapshots_continue_across_two_fits():
         np.testing.assert_allclose(theta, expected[epoch], rtol=1e-5, atol=1e-6)
 
 
+def _sync(model):
+    """Within an epoch JAX's fit holds the weights in its own state: a callback that reads or writes them
+    mid-epoch syncs them first (the next step then starts from the variables)."""
+    if hasattr(model, "jax_state_sync"):
+        model.jax_state_sync()
+
+
 class _PlantNaNAtBatch(keras.callbacks.Callback):
     """NaN into the first kernel before batch `batch` of epoch `epoch` (both 0-based)."""
 
@@ -288,6 +296,7 @@ class _PlantNaNAtBatch(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.current == self.epoch and batch == self.batch:
+            _sync(self.model)
             w = self.model.trainable_weights[0]
             w.assign(np.full(w.shape, np.nan, dtype="float32"))
 

@@ -330,7 +330,8 @@ def test_full_data_measures_in_chunks_agree_with_one_chunk_and_bound_memory():
     np.testing.assert_allclose(parts["loss"], whole["loss"], rtol=1e-6)
     np.testing.assert_array_equal(parts["accuracy"], whole["accuracy"])
     np.testing.assert_allclose(ens.gradient_norms(x, y, budget=small), ens.gradient_norms(x, y), rtol=1e-5)
-    np.testing.assert_array_equal(ens.predict(x, budget=small), ens.predict(x))
+    # equal up to rounding: XLA's CPU matmul on JAX rounds a 7-row block differently from a 90-row one
+    np.testing.assert_allclose(ens.predict(x, budget=small), ens.predict(x), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(ens.losses(x, y, budget=small), whole["loss"], rtol=1e-6)
 
 

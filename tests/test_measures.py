@@ -2,11 +2,11 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
-from hwutils import measures
+from hwutils import backend, measures
 from hwutils.objective import Objective
-from tests.helpers import (data_sources, fd_gradient, fd_hessian, mlp64, regression_data, rel_err, subclassed_copy,
+from tests.helpers import (batch_list, data_sources, fd_gradient, fd_hessian, mlp64, regression_data, rel_err, subclassed_copy,
                            two_input_data, two_input_model)
 
 
@@ -99,7 +99,7 @@ def test_minimal_ratio_of_a_constructed_saddle():
     x = np.eye(10)
     model = keras.Sequential([keras.Input((10,), dtype="float64"),
                               keras.layers.Dense(1, use_bias=False, dtype="float64")])
-    model.compile(loss=lambda t, p: tf.reduce_mean(t * tf.square(p)))
+    model.compile(loss=lambda t, p: ops.mean(t * ops.square(p)))
     eig = measures.hessian_eigenvalues(model, x, signs[:, None])
     np.testing.assert_allclose(eig, np.sort(2 * signs / 10), atol=1e-12)
     assert measures.minimal_ratio(model, x, signs[:, None]) == pytest.approx(0.7)
@@ -257,8 +257,8 @@ def test_sensitivity_matches_finite_differences():
         for j in range(4):
             e = np.zeros(4)
             e[j] = h
-            up = model(tf.constant([xi + e], tf.float64)).numpy()[0]
-            down = model(tf.constant([xi - e], tf.float64)).numpy()[0]
+            up = np.asarray(model(np.array([xi + e])))[0]
+            down = np.asarray(model(np.array([xi - e])))[0]
             cols.append((up - down) / (2 * h))
         expected.append(np.linalg.norm(np.array(cols)))
     np.testing.assert_allclose(measures.sensitivity(model, x, per_sample=True), expected, rtol=1e-6)
@@ -355,7 +355,7 @@ def known_spectrum_model(eigenvalues, seed=0):
     q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((p, p)))
     model = keras.Sequential([keras.Input((p,), dtype="float64"),
                               keras.layers.Dense(1, use_bias=False, dtype="float64")])
-    model.compile(loss=lambda t, pred: tf.reduce_mean(t * tf.square(pred)))
+    model.compile(loss=lambda t, pred: ops.mean(t * ops.square(pred)))
     x, t = q.T, (np.asarray(eigenvalues, dtype=np.float64) * p / 2)[:, None]  # row i of x is q_i
     return model, x, t, q
 
@@ -397,10 +397,12 @@ def test_sensitivity_traces_once_for_every_batch_size():
     x = np.random.default_rng(4).standard_normal((23, 4))
     measures.sensitivity(model, x, chunk_size=10)  # batches of 10, 10 and 3
     fns = [f for key, f in measures._CACHE[model].items() if key[0] == "sensitivity"]
-    assert len(fns) == 1 and fns[0].experimental_get_tracing_count() == 1
+    # TensorFlow traces the batch dimension open; JAX compiles once per batch size (XLA's shapes are static)
+    tf_backend = backend.NAME == "tensorflow"
+    assert len(fns) == 1 and fns[0].traces == (1 if tf_backend else 2)
     measures.sensitivity(model, x, chunk_size=7)  # 7, 7, 7 and 2
     again = [f for key, f in measures._CACHE[model].items() if key[0] == "sensitivity"]
-    assert again == fns and fns[0].experimental_get_tracing_count() == 1
+    assert again == fns and fns[0].traces == (1 if tf_backend else 4)
 
 
 # ------------------------------------------------------------------ gradient norm vs loss oscillation (synthetic truth)
@@ -503,7 +505,7 @@ def test_top_eigenvalues_LA_SA_LM_are_each_end_of_eigh_of_the_exact_hessian(two)
     assert la.which == "LA" and la.precision == "float64" and la.hvps > 3
     from scipy.sparse.linalg import ArpackNoConvergence
     with pytest.raises(ArpackNoConvergence):  # the iteration budget is honoured: one restart is too few here
-        measures.top_eigenvalues(model, x, y, k=3, maxiter=1, tol=1e-14, sample_weight=sw)
+        measures.top_eigenvalues(model, x, y, k=12, maxiter=1, tol=1e-14, sample_weight=sw)
 
 
 def test_top_eigenvalues_LA_is_lambda_max_where_the_largest_magnitude_is_negative():
@@ -550,7 +552,7 @@ def _jacobian_fd(model, x, inputs, h=1e-6):
                 up[name][(0, *j)] += h
                 down[name][(0, *j)] -= h
                 fu, fdn = model(up, training=False), model(down, training=False)
-                squares += sum(np.sum(((fu[o].numpy() - fdn[o].numpy()) / (2 * h)) ** 2) for o in fu)
+                squares += sum(np.sum(((np.asarray(fu[o]) - np.asarray(fdn[o])) / (2 * h)) ** 2) for o in fu)
         norms.append(np.sqrt(squares))
     return np.array(norms)
 
@@ -604,6 +606,6 @@ def test_a_subclassed_model_goes_through_every_measure_with_the_functional_model
     model, x, y, sw = two
     net = subclassed_copy(model)
     assert not hasattr(net, "inputs") or not net.inputs  # no symbolic inputs for the measures to lean on
-    on_net = _every_measure(net, tf.data.Dataset.from_tensor_slices((x, y, sw)).batch(16))
+    on_net = _every_measure(net, batch_list(x, y, sw, 16))
     for name, expected in on_arrays.items():
         np.testing.assert_allclose(on_net[name], expected, rtol=1e-9, atol=1e-12, err_msg=name)

@@ -24,9 +24,9 @@ def _model(seed=0, record=None):
     if record is not None:  # the indices of every batch Keras feeds, read inside the train step itself
         original = model.train_step
 
-        def train_step(data):
-            record.append(data[0].numpy()[:, 0].astype(int).tolist())
-            return original(data)
+        def train_step(*args):  # (data) on TensorFlow, (state, data) on JAX
+            record.append(np.asarray(args[-1][0])[:, 0].astype(int).tolist())
+            return original(*args)
         model.train_step = train_step
     return model
 
