@@ -22,8 +22,7 @@ compilation included: what a notebook pays), each side in a process of its own.
 
 1-3 parameters widths: `seeds` MLPs Flatten -> Dense(n) -> Dense(n) -> softmax per width (`--widths`, the
 quick profile's by default; digits, `--width-epochs` epochs, seed s on batch order s): the notebook's
-engine (`ensemble.fit_group` over every width, one XLA program; TensorFlow only, until the engine runs on
-every backend) against one vectorised model per width from the engine's initial weights; agreement of
+engine (`ensemble.fit_group` over every width, one XLA program, on either backend) against one vectorised model per width from the engine's initial weights; agreement of
 their final losses member by member.
 
 `--precision mixed_bfloat16` also times the vectorised seeds (own orders) in that precision (for a GPU).
@@ -220,8 +219,7 @@ def widths_table(args) -> list[str]:
             "agreement |", "| --- | --- | --- | --- | --- | --- |"]
     for backend in backends(args.backends):
         # The engine is written on TensorFlow until it runs on every backend (issue 23).
-        eng = _try(engine_widths, backend, args.widths, args.seeds, args.width_epochs) if backend == "tensorflow" \
-            else {"error": "on TensorFlow only"}
+        eng = _try(engine_widths, backend, args.widths, args.seeds, args.width_epochs)
         vec = _try(vectorised_widths, backend, args.widths, args.seeds, args.width_epochs)
         size = f"{len(args.widths)} × {args.seeds}"
         if "error" in vec:
