@@ -71,3 +71,16 @@ def test_a_metric_may_not_hide_the_runs_own_record(tmp_path):
     P.save(dataset=P.dataset, n_params=461)  # the same value, or another name, is fine
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["params"]["epochs"] == P.epochs and saved["n_params"] == 461
+
+
+def test_setup_turns_tensorfloat32_off_for_the_measures(tmp_path):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        tf.config.experimental.enable_tensor_float_32_execution(True)
+        hwutils.setup("1-2-zero-gradient", None, profile="smoke", out_dir=str(tmp_path))
+        assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    else:
+        import jax
+        jax.config.update("jax_default_matmul_precision", None)
+        hwutils.setup("1-2-zero-gradient", None, profile="smoke", out_dir=str(tmp_path))
+        assert jax.config.jax_default_matmul_precision == "highest"
