@@ -343,6 +343,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data-fraction", type=float, default=0.1, help="share of the images in the slice runs")
     ap.add_argument("--only", action="append", default=[], help="entries whose id matches (repeatable)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per papermill run")
+    ap.add_argument("--precision", default=None, choices=["float32", "mixed_bfloat16"],
+                    help="what the notebooks that take `precision` train in (default: theirs, float32)")
     ap.add_argument("--memory-gb", type=float, default=24.0,
                     help="the memory an entry must fit in at its full size (default 24 GB); larger ones say what they need")
     args = ap.parse_args(argv)
@@ -350,6 +352,7 @@ def main(argv=None) -> int:
         ap.error("--stretch must be at least 2")
     if args.profile == "standard":
         return standard_profile(args)
+    from hwutils import params as params_mod
     from hwutils import report
     entries = report.run_list("full", args.only)
     with tempfile.TemporaryDirectory(prefix="hw1-full-") as tmp:
@@ -371,6 +374,8 @@ def main(argv=None) -> int:
                     b_runs[name] = (int(tag.rsplit("-", 1)[1]), tag)
                 return seconds
             base = {**entry.params, "profile": "full"}
+            if args.precision and "precision" in params_mod.names(entry.stem):
+                base["precision"] = args.precision
             t_a, full, parts = estimate(run, base, sl, (subset, d), (more, d_c), args.stretch)
             memory = memory_full(peaks, b_runs, sl, d, d_c)
             capped = " (cap: upper bound)" if entry.stem in STOPS_EARLY else ""

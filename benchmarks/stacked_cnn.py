@@ -1,18 +1,36 @@
-"""The seeds of one CNN trained one after another against the same seeds trained as one stacked model.
+"""The seeds of one CNN three ways — one Keras model after another, one `models.stacked` model, one
+vectorised model (hwutils.vectorized) — on each Keras backend, and the 1-3 parameters widths: the
+ensemble engine against vectorised MLPs.
 
-    python benchmarks/stacked_cnn.py [--members 5] [--epochs 10] [--hidden 1 2 4] [--dataset digits]
+    python benchmarks/stacked_cnn.py [--members 5 20 100] [--epochs 5] [--baseline-members 5]
+                                     [--backends tensorflow jax] [--cnn actual] [--widths 2 4 ... 256]
 
-Work: `members` seeds of the 1-1 actual-tasks CNN (conv -> dense hidden layers -> softmax, the
-quick profile's digits data), `epochs` epochs at batch 64 with Adam, steps_per_execution 16 on both
-sides. Sequential: one `model.fit` per seed (what a Keras user writes in a loop over seeds).
-Stacked: one `models.stacked(build, members)` model and one `training.fit_stacked` call. Both sides
-start from the same initial weights (the same Keras seed, `build` called in the same order) and
-see the batches in the same order (shuffle=False), so their final full-data losses compare seed by seed.
-Each side runs in a process of its own; wall and CPU (user+sys) time are printed with their ratio.
+CNN seeds: `members` seeds of a notebook's CNN (`--cnn actual`: the 1-1 actual-tasks digits CNN with 4
+hidden layers; `report`: the 1-3 report CNN; `flatness`: the 1-3 flatness CNN), `epochs` epochs on the
+digits training set (1437 images) at batch 64 with Adam, steps_per_execution 16 everywhere.
+- per model: one Keras fit per seed on hwutils' batches (what `training.fit` runs), timed on
+  `--baseline-members` seeds and scaled to `members` (the table says so); member m on batch order m;
+- stacked: one `models.stacked` model fitted as `training.fit_stacked` fits it, every member on batch
+  order 0 (all it can do);
+- vectorised, shared: `vectorized.stacked` + `member_fit.fit` on batch order 0 — the stacked model's work;
+- vectorised, own: the same with member m on batch order m — the per-model fits' work, and the notebooks'.
+Every side starts from the same initial weights (the same Keras seed, `build` called in the same order).
+Agreement: the largest relative difference of the members' final training losses (a full-data
+evaluation after training), vectorised-shared against stacked (every member) and vectorised-own against
+the per-model fits (the baseline members). Times are wall seconds of building and training (tracing and
+compilation included: what a notebook pays), each side in a process of its own.
+
+1-3 parameters widths: `seeds` MLPs Flatten -> Dense(n) -> Dense(n) -> softmax per width (`--widths`, the
+quick profile's by default; digits, `--width-epochs` epochs, seed s on batch order s): the notebook's
+engine (`ensemble.fit_group` over every width, one XLA program, on either backend) against one vectorised model per width from the engine's initial weights; agreement of
+their final losses member by member.
+
+`--precision mixed_bfloat16` also times the vectorised seeds (own orders) in that precision (for a GPU).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,64 +38,220 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Timer, isolated  # noqa: E402
+from harness import ChildFailed, Timer, isolated  # noqa: E402
+
+QUICK_WIDTHS = [2, 4, 8, 16, 32, 64, 128, 256]
 
 
-def _setup(dataset, hidden):
-    import keras
-    from hwutils import data, models
-    (x, y), _ = data.load_subset(dataset, None, None, seed=0)
-    shape = x.shape[1:]
+def _use(backend):
+    os.environ["KERAS_BACKEND"] = backend  # before Keras is first imported in this (child) process
+
+
+def _cnn(kind, shape):
+    from hwutils import models
+    if kind == "report":
+        return lambda: models.report_cnn(shape)
+    if kind == "flatness":
+        return lambda: models.conv_dense(shape, 16, [64])
     _, flat, conv = models.conv_front(shape, 4, pool=None)
-    widths = models.solve_widths(2000, hidden, flat, 10, fixed=conv)
-    return keras, models, x, y, (lambda: models.conv_dense(shape, 4, widths, pool=None))
+    widths = models.solve_widths(2065, 4, flat, 10, fixed=conv)
+    return lambda: models.conv_dense(shape, 4, widths, pool=None)
 
 
-def sequential(members, epochs, dataset, hidden):
-    keras, models, x, y, build = _setup(dataset, hidden)
-    from hwutils import training
+def _digits():
+    from hwutils import data
+    (x, y), _ = data.load_subset("digits", None, None, seed=0)
+    return x, y
+
+
+# As hwutils.training.STEPS_PER_EXECUTION. The sides below use Keras and hwutils.order, models, vectorized
+# and member_fit only: none of them imports TensorFlow, so this runs on a machine that has JAX alone.
+STEPS = 16
+
+
+def _final_losses(nets, x, y):
+    """Each net's cross-entropy on (x, y) at its final weights, in float64 (probabilities clipped as Keras does)."""
+    out = []
+    for net in nets:
+        p = np.asarray(net.predict(x, batch_size=1024, verbose=0), np.float64)
+        out.append(float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-7)))))
+    return out
+
+
+def _fit(model, x, targets, epochs, order_seed):
+    """model.fit on hwutils' data order, as training.fit and fit_stacked feed it."""
+    from hwutils import order
+    batches, follow = order.keras_feed(x, targets, 64, order_seed)
+    model.fit(batches, epochs=epochs, verbose=0, shuffle=False, callbacks=[follow])
+
+
+def per_model(backend, kind, members, epochs):
+    _use(backend)
+    import keras
+    x, y = _digits()
+    build = _cnn(kind, x.shape[1:])
     cpu = time.process_time()
     with Timer() as t:
         keras.utils.set_random_seed(0)
         nets = [build() for _ in range(members)]
-        for net in nets:
-            training.compile_classifier(net, "adam", 1e-3)
-            net.fit(x, y, epochs=epochs, batch_size=64, shuffle=False, verbose=0)
-    seconds, cpu = t.seconds, time.process_time() - cpu
-    final = [net.evaluate(x, y, batch_size=1024, verbose=0)[0] for net in nets]  # outside the timing
-    return {"seconds": seconds, "cpu": cpu, "final": final}
+        for m, net in enumerate(nets):
+            net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                        metrics=["accuracy"], steps_per_execution=STEPS)
+            _fit(net, x, y, epochs, m)
+    return {"seconds": t.seconds, "cpu": time.process_time() - cpu, "final": _final_losses(nets, x, y)}
 
 
-def stacked(members, epochs, dataset, hidden):
-    keras, models, x, y, build = _setup(dataset, hidden)
-    from hwutils import training
+def stacked(backend, kind, members, epochs):
+    _use(backend)
+    import keras
+    from hwutils import models
+    x, y = _digits()
+    build = _cnn(kind, x.shape[1:])
     cpu = time.process_time()
     with Timer() as t:
         keras.utils.set_random_seed(0)
         model = models.stacked(build, members, loss="sparse_categorical_crossentropy",
-                               optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
-                               steps_per_execution=training.STEPS_PER_EXECUTION)
-        training.fit_stacked(model, (x, y), None, epochs, 64, shuffle=False, verbose=False)
-    seconds, cpu = t.seconds, time.process_time() - cpu
-    final = [models.member(model, m).evaluate(x, y, batch_size=1024, verbose=0)[0] for m in range(members)]
-    return {"seconds": seconds, "cpu": cpu, "final": final}
+                               optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"], steps_per_execution=STEPS)
+        _fit(model, x, [y] * members if members > 1 else y, epochs, 0)
+    nets = [models.member(model, m) for m in range(members)]
+    return {"seconds": t.seconds, "cpu": time.process_time() - cpu, "final": _final_losses(nets, x, y)}
+
+
+def vectorised(backend, kind, members, epochs, own_orders, precision="float32"):
+    _use(backend)
+    import keras
+    from hwutils import member_fit, vectorized
+    x, y = _digits()
+    build = _cnn(kind, x.shape[1:])
+    cpu = time.process_time()
+    with Timer() as t:
+        keras.utils.set_random_seed(0)
+        model = vectorized.stacked(build, members, loss="sparse_categorical_crossentropy",
+                                   optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
+                                   steps_per_execution=STEPS, precision=precision)
+        member_fit.fit(model, (x, y), None, epochs, 64, order_seed=list(range(members)) if own_orders else 0,
+                       verbose=False)
+    nets = [vectorized.member(model, m) for m in range(members)]
+    return {"seconds": t.seconds, "cpu": time.process_time() - cpu, "final": _final_losses(nets, x, y)}
+
+
+def engine_widths(backend, widths, seeds, epochs):
+    _use(backend)
+    from hwutils import ensemble
+    x, y = _digits()
+    x = x.reshape(len(x), -1)
+    with Timer() as t:
+        family = [ensemble.Ensemble([x.shape[1], n, n, 10], seeds, loss="sparse_categorical_crossentropy",
+                                    learning_rate=1e-3, seed=i) for i, n in enumerate(widths)]
+        ensemble.fit_group(family, x, y, epochs, 64, shuffle_seed=list(range(seeds)), verbose=False)
+    return {"seconds": t.seconds, "final": [list(e.metrics(x, y)["loss"]) for e in family]}
+
+
+def vectorised_widths(backend, widths, seeds, epochs):
+    _use(backend)
+    from hwutils import ensemble, member_fit, models, vectorized
+    x, y = _digits()
+    x = x.reshape(len(x), -1)
+    finals = []
+    with Timer() as t:
+        for i, n in enumerate(widths):
+            start = ensemble.Ensemble([x.shape[1], n, n, 10], seeds, seed=i)  # the engine's initial weights
+            nets = [models.dense_chain([x.shape[1], n, n, 10], output_activation="softmax") for _ in range(seeds)]
+            for m, net in enumerate(nets):
+                net.set_weights(start.member_weights(m))
+            model = vectorized.from_models(nets, loss="sparse_categorical_crossentropy", optimizer="adam",
+                                           metrics=["accuracy"], steps_per_execution=STEPS)
+            member_fit.fit(model, (x, y), None, epochs, 64, order_seed=list(range(seeds)), verbose=False)
+            finals.append(_final_losses([vectorized.member(model, m) for m in range(seeds)], x, y))
+    return {"seconds": t.seconds, "final": finals}
+
+
+def _agree(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+def _try(fn, *args):
+    try:
+        return isolated(fn, *args)
+    except ChildFailed as err:
+        return {"error": str(err)}
+
+
+def backends(asked):
+    import importlib.util
+    return [b for b in asked if importlib.util.find_spec({"tensorflow": "tensorflow", "jax": "jax"}[b])]
+
+
+def cnn_table(args) -> list[str]:
+    rows = ["| backend | members | per model | stacked | vectorised, shared | vectorised, own orders | "
+            "vectorised vs stacked | vectorised vs per model | agreement: vs stacked / vs per model |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for backend in backends(args.backends):
+        for members in args.members:
+            base_n = min(members, args.baseline_members)
+            base = _try(per_model, backend, args.cnn, base_n, args.epochs)
+            st = _try(stacked, backend, args.cnn, members, args.epochs)
+            vs = _try(vectorised, backend, args.cnn, members, args.epochs, False)
+            vo = _try(vectorised, backend, args.cnn, members, args.epochs, True)
+            failed = [r["error"] for r in (base, st, vs, vo) if "error" in r]
+            if args.precision != "float32" and not failed:
+                mixed = _try(vectorised, backend, args.cnn, members, args.epochs, True, args.precision)
+                print(f"  {backend}, {members} members, vectorised in {args.precision}: "
+                      + (mixed.get("error") or f"{mixed['seconds']:.1f} s against {vo['seconds']:.1f} s in float32; "
+                         f"final losses within {_agree(mixed['final'], vo['final']):.1e} of float32's"), flush=True)
+            if failed:
+                rows.append(f"| {backend} | {members} | failed: {'; '.join(failed)} |")
+                print(rows[-1], flush=True)
+                continue
+            scale = members / base_n
+            per = base["seconds"] * scale
+            note = f" (×{scale:.0f} from {base_n})" if scale != 1 else ""
+            rows.append(f"| {backend} | {members} | {per:.1f} s{note} | {st['seconds']:.1f} s | {vs['seconds']:.1f} s | "
+                        f"{vo['seconds']:.1f} s | {st['seconds'] / vs['seconds']:.1f}× | {per / vo['seconds']:.1f}× | "
+                        f"{_agree(vs['final'], st['final']):.1e} / {_agree(vo['final'][:base_n], base['final']):.1e} |")
+            print(rows[-1], flush=True)
+    return rows
+
+
+def widths_table(args) -> list[str]:
+    rows = ["| backend | widths × seeds | engine (fit_group) | vectorised, one model per width | engine vs vectorised | "
+            "agreement |", "| --- | --- | --- | --- | --- | --- |"]
+    for backend in backends(args.backends):
+        # The engine is written on TensorFlow until it runs on every backend (issue 23).
+        eng = _try(engine_widths, backend, args.widths, args.seeds, args.width_epochs)
+        vec = _try(vectorised_widths, backend, args.widths, args.seeds, args.width_epochs)
+        size = f"{len(args.widths)} × {args.seeds}"
+        if "error" in vec:
+            rows.append(f"| {backend} | {size} | — | failed: {vec['error']} | | |")
+        elif "error" in eng:
+            rows.append(f"| {backend} | {size} | not on this backend yet | {vec['seconds']:.1f} s | | |")
+        else:
+            rows.append(f"| {backend} | {size} | {eng['seconds']:.1f} s | {vec['seconds']:.1f} s | "
+                        f"{vec['seconds'] / eng['seconds']:.2f}× | {_agree(vec['final'], eng['final']):.1e} |")
+        print(rows[-1], flush=True)
+    return rows
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--members", type=int, default=5)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--hidden", type=int, nargs="+", default=[4], help="hidden layers of the CNN(s) timed")
-    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--members", type=int, nargs="+", default=[5, 20, 100])
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--baseline-members", type=int, default=5, help="per-model fits timed, then scaled")
+    ap.add_argument("--backends", nargs="+", default=["tensorflow", "jax"], choices=["tensorflow", "jax"])
+    ap.add_argument("--cnn", default="actual", choices=["actual", "report", "flatness"])
+    ap.add_argument("--widths", type=int, nargs="*", default=QUICK_WIDTHS, help="1-3 parameters widths; none: skip")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds per width")
+    ap.add_argument("--width-epochs", type=int, default=10)
+    ap.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"],
+                    help="also time the vectorised seeds (own orders) in this precision")
     args = ap.parse_args(argv)
-    print(f"{args.members} seeds, {args.epochs} epochs, batch 64, {args.dataset}; each side in its own process")
-    for hidden in args.hidden:
-        a = isolated(sequential, args.members, args.epochs, args.dataset, hidden)
-        b = isolated(stacked, args.members, args.epochs, args.dataset, hidden)
-        diff = np.max(np.abs(np.array(a["final"]) - np.array(b["final"])) / np.abs(np.array(a["final"])))
-        print(f"{hidden} hidden layer(s): one after another {a['seconds']:.1f} s wall ({a['cpu']:.1f} s CPU), "
-              f"stacked {b['seconds']:.1f} s wall ({b['cpu']:.1f} s CPU): {a['seconds'] / b['seconds']:.1f}x wall, "
-              f"{a['cpu'] / b['cpu']:.1f}x CPU; final losses agree seed by seed to {diff:.1e} (relative)")
+    print(f"CNN seeds ({args.cnn}), {args.epochs} epochs of the digits training set at batch 64; "
+          f"each side in its own process; backends: {', '.join(backends(args.backends))}")
+    cnn_table(args)
+    if args.widths:
+        print(f"\n1-3 parameters: widths {args.widths}, {args.seeds} seeds each, {args.width_epochs} epochs")
+        widths_table(args)
 
 
 if __name__ == "__main__":

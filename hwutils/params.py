@@ -63,6 +63,12 @@ CHECKPOINTING = [
 ]
 
 
+# What training computes in (hwutils.precision): float32 everywhere by default; mixed_bfloat16 (float32
+# weights, bfloat16 activations) for a GPU's tensor cores. Measures are float32 or float64 either way.
+PRECISION = Param("precision", "str", "float32", "float32", "float32", choices=("float32", "mixed_bfloat16"),
+                  help="what training computes in: float32, or mixed_bfloat16 on a GPU; measures stay float32/64")
+
+
 def _image_data(quick="digits", full="mnist", smoke_n=(200, 100), quick_n=(None, None), full_n=(None, None)):
     return [
         Param("dataset", "str", "digits", quick, full, choices=DATASETS),
@@ -93,7 +99,8 @@ SPECS: dict[str, list[Param]] = {
         Param("hidden_layers", "int_list", [1, 2, 4], [1, 2, 4], [1, 2, 4], low=1),
         Param("target_params", "int", optional=True, low=50,
               help="parameter count of every model; None: the report's count for the dataset"),
-        Param("seeds", "int", 2, 5, 5, low=1, help="initialisations per model, trained together as one stacked model"),
+        Param("seeds", "int", 2, 5, 5, low=1, help="initialisations per model, trained together as one vectorised model"),
+        PRECISION,
     ],
     "1-2-trajectories": _common() + _image_data(full_n=(None, None)) + [
         Param("runs", "int", 3, 12, 8, low=2,
@@ -171,6 +178,7 @@ SPECS: dict[str, list[Param]] = {
               help="the budget: this × the epochs the seed's true-label run took to fit"),
         Param("chance_margin", "float", 0.05, 0.05, 0.05, low=1e-6, high=1.0,
               help="test accuracy within chance ± this margin counts as chance"),
+        PRECISION,
     ],
     "1-3-parameters": _common() + _image_data(full="cifar10") + [
         Param("widths", "int_list", [4, 16], [2, 4, 8, 16, 32, 64, 128, 256],
@@ -202,6 +210,7 @@ SPECS: dict[str, list[Param]] = {
               help="Keskar's random subspace of this dimension; None: the full parameter space"),
         Param("sharpness_points", "int", 100, 500, 5000, low=1, help="training points the sharpness is measured on"),
         Param("sensitivity_points", "int", 100, 300, 2000, low=1, help="test points the sensitivity is measured on"),
+        PRECISION,
     ],
 }
 # The standard profile's sizes (every other parameter: the full profile's, the report's own): the report's

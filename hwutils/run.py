@@ -259,6 +259,8 @@ def setup(stem: str, namespace: dict[str, Any] | None = None, params: dict[str, 
         print(said, flush=True)
     run = Run(stem, resolved)
     seed_everything(run.seed)
+    from .precision import full_float32_matmuls
+    full_float32_matmuls()  # measures in true float32 on GPUs (TF32 off); nothing changes on a CPU
     from .plots import use_style
     use_style()
     return run

@@ -82,3 +82,16 @@ def test_setup_of_a_notebook_of_your_own_checks_its_declared_parameters(tmp_path
         hwutils.setup("mine", namespace, params={"epochs": 10, "width": 32}, out_dir=str(tmp_path))
     with pytest.raises(hwutils.ParameterError, match="'width' must be an integer"):
         hwutils.setup("mine", {"width": 1.5}, params={"width": 32}, out_dir=str(tmp_path))
+
+
+def test_setup_turns_tensorfloat32_off_for_the_measures(tmp_path):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        tf.config.experimental.enable_tensor_float_32_execution(True)
+        hwutils.setup("1-2-zero-gradient", None, profile="smoke", out_dir=str(tmp_path))
+        assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    else:
+        import jax
+        jax.config.update("jax_default_matmul_precision", None)
+        hwutils.setup("1-2-zero-gradient", None, profile="smoke", out_dir=str(tmp_path))
+        assert jax.config.jax_default_matmul_precision == "highest"
