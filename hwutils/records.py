@@ -51,6 +51,23 @@ def simulate_function(P, title: str, level: float, x, y, archs: dict, final, cur
                 x=x[:, 0], y=y[:, 0], models=models)
 
 
+def train_test_curves(runs: dict, labels: dict, key: str) -> dict:
+    """1-1-actual-tasks: per model (under its label) its training and test curves of `key` ("loss", "accuracy")
+    as [seeds, epochs] arrays, for `plots.train_test_bands`."""
+    from .training import history_array
+    return {labels[name]: {split: history_array(runs[name], f"{split}_{key}") for split in ("train", "test")}
+            for name in runs}
+
+
+def actual_tasks(P, n_train: int, n_test: int, names, widths: dict, params, runs: dict, final: dict) -> dict:
+    """1-1-actual-tasks: the dataset and its sizes, per model its hidden layers, widths, parameter count, every
+    seed's history and every seed's final loss and accuracy (`final[key]` is [seeds, models])."""
+    return dict(dataset=P.dataset, n_train=n_train, n_test=n_test, models=[
+        {"name": name, "hidden_layers": k, "widths": widths[k], "params": int(p), "seeds": runs[name],
+         **{f"final_{key}": final[key][:, i] for key in final}}
+        for i, (name, k, p) in enumerate(zip(names, P.hidden_layers, params))])
+
+
 def gradient_norm(traces: dict, tasks: dict, coupling: dict, observed: dict, null: dict, comoves: dict,
                   dataset: str, plateau_runs: list, examined: list) -> dict:
     """1-2-gradient-norm: per task the first run's series, every run's coupling and co-movement; the plateaus of
