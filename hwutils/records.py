@@ -68,6 +68,21 @@ def actual_tasks(P, n_train: int, n_test: int, names, widths: dict, params, runs
         for i, (name, k, p) in enumerate(zip(names, P.hidden_layers, params))])
 
 
+def random_labels(n_params: int, n_train: int, n_test: int, fractions, changed, i_random: int, curves: dict,
+                  fits: list, budgets, train_acc, test_acc, fit_epochs, fit_threshold: float, runs: int) -> dict:
+    """1-3-random-labels: the parameter count, the random-label runs per epoch (`history`), the budgets, and per
+    corrupted fraction the mean over seeds with each seed's value (`train_acc` etc. are [seeds, fractions])."""
+    entries = [{"fraction": fractions[i], "train_accuracy": train_acc[:, i].mean(),
+                "test_accuracy": test_acc[:, i].mean(),
+                "seeds": {"train_accuracy": train_acc[:, i], "test_accuracy": test_acc[:, i],
+                          "epochs_to_fit": fit_epochs[:, i]}} for i in range(len(fractions))]
+    return {"n_params": n_params, "n_train": n_train, "n_test": n_test, "labels_changed": float(changed[i_random]),
+            "history": {k: v[:, i_random] for k, v in curves.items()},
+            "diverged": any(h["diverged"] for f in fits for h in f["hist"]), "budget": budgets,
+            "true_fit_epoch": [f["budget"].reference_epoch for f in fits], "fit_threshold": fit_threshold,
+            "runs": runs, "corruption": entries}
+
+
 def gradient_norm(traces: dict, tasks: dict, coupling: dict, observed: dict, null: dict, comoves: dict,
                   dataset: str, plateau_runs: list, examined: list) -> dict:
     """1-2-gradient-norm: per task the first run's series, every run's coupling and co-movement; the plateaus of
