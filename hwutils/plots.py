@@ -346,12 +346,12 @@ def measure_vs_batch(ax, batch_sizes: Sequence[int], values, ylabel: str, reache
         for i, (name, values_) in enumerate(loss.items()):
             w = np.where(ok, np.atleast_2d(np.asarray(values_, dtype=float))[:, order], np.nan)
             twin.plot(bs, _nanmean(w), ("-", "--", ":")[i % 3], color="0.45", marker=".", label=f"{name} loss")
-        twin.set_ylabel("loss", color="0.45")
+        twin.set_ylabel("loss (cross-entropy, nats)", color="0.45")
         twin.grid(False)
     if title:
         ax.set_title(title)
-    _legend_both(ax, twin, note=f"line: mean over the seeds that reached the target; dots: one model each "
-                                f"({v.shape[0]} seeds)", fontsize=8)
+    _legend_both(ax, twin, note=f"line: mean over the included models; dots: one model each ({v.shape[0]} seeds)",
+                 fontsize=8)
     return ax, twin
 
 

@@ -83,6 +83,52 @@ def random_labels(n_params: int, n_train: int, n_test: int, fractions, changed, 
             "runs": runs, "corruption": entries}
 
 
+def seed_by_seed(fits: dict) -> dict:
+    """1-3-flatness: the fits keyed (batch size, learning rate, seed, order), reordered seed by seed (the order the
+    tables keep); within a seed, as trained."""
+    return dict(sorted(fits.items(), key=_seed_of))
+
+
+def _seed_of(item) -> int:
+    return item[0][2]
+
+
+def interpolation_splits(curves: list[dict]) -> tuple[dict, dict]:
+    """1-3-flatness: the loss and the accuracy along the line, per split, one row per seed's curve."""
+    loss = {split: [c[f"{split}_loss"] for c in curves] for split in ("train", "test")}
+    accuracy = {split: [c[f"{split}_accuracy"] for c in curves] for split in ("train", "test")}
+    return loss, accuracy
+
+
+def seed_batch_grid(table, key: str):
+    """1-3-flatness: column `key` of the models' table as [seeds, batch sizes] (a DataFrame, batch sizes as columns)."""
+    return table.pivot(index="seed", columns="batch_size", values=key)
+
+
+def _pair(curves: dict, design: str, a, b) -> dict:
+    cs = curves[design, a, b]
+    return {"a": {"batch_size": a[0], "learning_rate": a[1]}, "b": {"batch_size": b[0], "learning_rate": b[1]},
+            **cs[0], "seeds": cs}
+
+
+def flatness(P, designs: list, pairs: list, curves: dict, table, missed, controls: dict, line: dict) -> dict:
+    """1-3-flatness: the keys of earlier versions (`interpolation`: seed 0's curve with its two ends, `batch_sizes`:
+    one row per model) with every seed, the design, whether each model reached the target, its epochs and steps,
+    the models that missed the target, the controls and the line summaries."""
+    results = {"design": P.design, "designs": designs, "target_loss": P.target_loss, "epoch_cap": P.epochs,
+               "interpolation": _pair(curves, designs[0], *pairs[0]), "batch_sizes": table.to_dict("records"),
+               "missed_target": missed.to_dict("records"),
+               "controls": [{k: v for k, v in r.items() if k != "model"} for r in controls.values()],
+               "line": {d: line[d, pairs[0]].to_dict("records") for d in designs},
+               "pair_batch_sizes": [pairs[0][0][0], pairs[0][1][0]]}
+    if len(pairs) > 1:
+        results["line_lr"] = {d: line[d, pairs[1]].to_dict("records") for d in designs}
+        results["interpolation_learning_rate"] = _pair(curves, designs[0], *pairs[1])
+    if "fixed_epochs" in designs[1:]:
+        results["interpolation_fixed_epochs"] = _pair(curves, "fixed_epochs", *pairs[0])
+    return results
+
+
 def gradient_norm(traces: dict, tasks: dict, coupling: dict, observed: dict, null: dict, comoves: dict,
                   dataset: str, plateau_runs: list, examined: list) -> dict:
     """1-2-gradient-norm: per task the first run's series, every run's coupling and co-movement; the plateaus of
