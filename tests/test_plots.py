@@ -161,7 +161,7 @@ def test_measure_vs_batch_means_the_models_that_reached_the_target_and_marks_the
     dots = lines["_sharpness models"]
     assert len(dots.get_xdata()) == int(reached.sum())
     np.testing.assert_allclose(twin.get_lines()[0].get_ydata(), [0.1, 0.1, 0.1])
-    assert ax.get_xscale() == "log" and ax.get_ylabel() == "sharpness" and twin.get_ylabel() == "loss"
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "sharpness" and twin.get_ylabel() == "loss (cross-entropy, nats)"
     _saved(fig, tmp_path, "measure_vs_batch")
 
 
