@@ -226,11 +226,11 @@ STANDARD: dict[str, dict[str, Any]] = {
                               batch_size=32, window=101, comove_window=50),
     "1-2-zero-gradient": dict(n_points=1000, epochs=1000, grad_steps=3000),
     "1-2-error-surface": dict(n_train=10000, n_test=2000, epochs=10, noise_samples=20, grid=21),
-    "1-3-random-labels": dict(n_train=500, n_test=2000, seeds=6, corruption_fractions=[0.0, 0.5, 1.0], epochs=200,
+    "1-3-random-labels": dict(n_train=300, n_test=2000, seeds=6, corruption_fractions=[0.0, 0.5, 1.0], epochs=100,
                               batch_size=64),
     "1-3-parameters": dict(n_train=5000, n_test=2000, widths=[16, 32, 64, 128, 256, 512], epochs=20),
-    "1-3-flatness": dict(n_train=8192, n_test=2000, learning_rate=1e-3, sharpness_points=2000, sensitivity_points=1000,
-                         alpha_points=16),
+    "1-3-flatness": dict(n_train=2048, n_test=2000, learning_rate=1e-3, batch_sizes=[16, 64, 256, 1024],
+                         target_loss=0.1, epochs=150, sharpness_points=1000, sensitivity_points=500, alpha_points=16),
 }
 
 
