@@ -602,6 +602,8 @@ def null_histogram(ax, null, observed: float, xlabel: str, label: str = "observe
         ax.axvline(median, color="0.2", ls="--", lw=1.2, label=f"null median {median:.3g}")
         text += f"; effect = observed − null median = {observed - median:.3g}"
     ax.axvline(observed, color="C3", lw=2, label=text)
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: whole numbers
     ax.set(xlabel=xlabel, ylabel="count (null samples)")
     if title:
         ax.set_title(title)
