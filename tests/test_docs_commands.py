@@ -286,3 +286,14 @@ def test_quick_blocks_run_as_written(block):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, f"{block}: {done.stderr[-2000:]}"
+
+
+def test_the_readme_is_read_in_two_minutes():
+    """Up to the end of its three recipes (the heading after them) the README is at most 120 lines, and it holds
+    one notebook table."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    recipes = lines.index("## Recipes")
+    end = next(i for i in range(recipes + 1, len(lines)) if lines[i].startswith("## "))
+    assert end <= 120, f"{end} lines to the end of the recipes"
+    assert sum(line.startswith("| notebook |") for line in lines) == 1
+    assert all(f"**{n}." in "\n".join(lines[recipes:end]) for n in (1, 2, 3))
