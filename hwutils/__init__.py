@@ -1,12 +1,11 @@
-"""hwutils: models, training, measures and plots for the hw1 lab notebooks."""
-import os
+"""hwutils: models, training, measures and plots for the hw1 lab notebooks.
 
-# TensorFlow's C++ start-up chatter drowns notebook output; errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+Importing hwutils changes no global setting (environment, logging, plot style): `setup()` styles the
+plots of the notebook that calls it, and the report quietens TensorFlow in the kernels it starts.
+"""
 __version__ = "0.1.0"
 
-from .params import ParameterError  # noqa: E402
-from .run import setup  # noqa: E402
+from .params import ParameterError
+from .run import setup
 
 __all__ = ["setup", "ParameterError", "__version__"]

@@ -612,6 +612,15 @@ def _group_train_fn(ensembles: Sequence[Ensemble], record_steps: bool, per_membe
     return head._compiled[key]
 
 
+def family(architectures: Sequence[Sequence[int]], members: int, seed: int = 0, **kwargs) -> list[Ensemble]:
+    """One Ensemble of `members` per architecture (layer widths), for `fit_group`: architecture i draws its initial
+    weights from seed·100 + i, so no two architectures start from the same stream. `kwargs` go to every
+    Ensemble (loss, optimizer, learning_rate, ...)."""
+    if len(architectures) > 100:
+        raise ValueError("at most 100 architectures per family: their initial-weight seeds would collide")
+    return [Ensemble(list(w), members, seed=seed * 100 + i, **kwargs) for i, w in enumerate(architectures)]
+
+
 def fit_group(ensembles: Sequence[Ensemble], x, y, epochs: int, batch_size: int, shuffle_seed: int | Sequence[int] = 0,
               record_every: int | None = None, record_steps: bool = False, epochs_per_call: int | None = None,
               verbose: bool | None = None, label: str = "ensembles", checkpoints=None) -> list[dict]:

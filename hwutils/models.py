@@ -118,6 +118,18 @@ def report_cnn(input_shape: Sequence[int], classes: int = 10, name: str | None =
     ], name=name))
 
 
+def seeded(build, seed: int):
+    """`build` with Keras seeded by `seed` first: every call builds a model with the same initial weights (the
+    members of one seed in a stacked or vectorised model, all from that seed's start)."""
+    from functools import partial
+    return partial(_build_seeded, build, int(seed))
+
+
+def _build_seeded(build, seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return build()
+
+
 def count_params(model: keras.Model) -> int:
     """Trainable parameters: the count the report quotes."""
     return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))

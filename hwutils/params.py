@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 PROFILES = ("smoke", "quick", "standard", "full")
@@ -246,19 +246,70 @@ def _with_standard(specs: dict[str, list[Param]], standard: dict[str, dict[str, 
 
 _with_standard(SPECS, STANDARD)
 
+_PROFILE = Param("profile", "str", optional=True, choices=PROFILES,
+                 help="smoke | quick | standard | full; None: $HWUTILS_PROFILE, else quick")
 for _spec in SPECS.values():
-    _spec.insert(0, Param("profile", "str", optional=True, choices=PROFILES,
-                          help="smoke | quick | standard | full; None: $HWUTILS_PROFILE, else quick"))
+    _spec.insert(0, _PROFILE)
 
 
-def names(stem: str) -> list[str]:
-    return [p.name for p in spec(stem)]
+def names(stem: str, declared: dict[str, Any] | None = None) -> list[str]:
+    return [p.name for p in spec(stem, declared)]
 
 
-def spec(stem: str) -> list[Param]:
+def spec(stem: str, declared: dict[str, Any] | None = None) -> list[Param]:
+    """The parameters of notebook `stem`: one of the nine from SPECS, or a notebook of your own from
+    `declared` (see `own_spec`)."""
+    if declared is not None:
+        if stem in SPECS:
+            raise ParameterError(f"{stem} is one of the report's notebooks: its parameters are declared in "
+                                 f"hwutils.params.SPECS; pick another name for a notebook of your own")
+        return own_spec(declared)
     if stem not in SPECS:
-        raise ParameterError(f"unknown notebook {stem!r}; known: {', '.join(SPECS)}")
+        raise ParameterError(f"unknown notebook {stem!r}; known: {', '.join(SPECS)}. A notebook of your own "
+                             f"declares its parameters: hwutils.setup({stem!r}, globals(), params={{'epochs': 10}})")
     return SPECS[stem]
+
+
+_KINDS = {bool: "bool", int: "int", float: "float", str: "str"}
+
+
+def _kind_of(name: str, value: Any) -> str:
+    """The kind of a declared default: its literal's type (an int list, a float list of any numbers)."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ParameterError(f"parameter {name!r}: an empty list says no item type; declare "
+                                 f"Param({name!r}, 'int_list', ...) instead")
+        kinds = {_kind_of(name, v) for v in value}
+        if kinds == {"int"}:
+            return "int_list"
+        if kinds <= {"int", "float"}:
+            return "float_list"
+        raise ParameterError(f"parameter {name!r}: a list of numbers only, got {value!r}")
+    kind = _KINDS.get(type(value))
+    if kind is None:
+        raise ParameterError(f"parameter {name!r}: declare a default literal (int, float, str, bool or a list of "
+                             f"numbers) or a Param, got {value!r}")
+    return kind
+
+
+def own_spec(declared: dict[str, Any]) -> list[Param]:
+    """The spec of a notebook outside the nine: `profile`, `seed`, `out_dir` and the checkpoint settings like
+    every notebook, then each declared name. A declared value is a Param (bounds, choices, per-profile values)
+    or a default literal whose type becomes the parameter's kind, the same in every profile."""
+    common = {p.name for p in _common()} | {"profile"}
+    clash = sorted(set(declared) & common)
+    if clash:
+        raise ParameterError(f"{', '.join(map(repr, clash))}: every notebook has these already; declare only your "
+                             f"own parameters")
+    own = []
+    for name, value in declared.items():
+        if isinstance(value, Param):
+            own.append(value if value.name == name else replace(value, name=name))
+        else:
+            kind = _kind_of(name, value)
+            value = list(value) if kind.endswith("_list") else value
+            own.append(Param(name, kind, value, value, value, standard=value))
+    return [_PROFILE] + _common() + own
 
 
 def _check(p: Param, value: Any) -> Any:
@@ -302,13 +353,15 @@ def _check(p: Param, value: Any) -> Any:
     return value
 
 
-def resolve(stem: str, given: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+def resolve(stem: str, given: dict[str, Any], env: dict[str, str] | None = None,
+            declared: dict[str, Any] | None = None) -> dict[str, Any]:
     """Resolved parameters of notebook `stem` from the explicitly given values (None = not given).
 
     Raises ParameterError for a name that is not a parameter of this notebook, a wrong type or an
-    impossible value: before any work is done.
+    impossible value: before any work is done. `declared`: the parameters of a notebook of your own
+    (`own_spec`), checked the same way.
     """
-    params = spec(stem)
+    params = spec(stem, declared)
     known = {p.name: p for p in params}
     unknown = sorted(set(given) - set(known))
     if unknown:

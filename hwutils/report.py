@@ -212,6 +212,9 @@ def run_task(task: dict) -> dict:
             cmd.append("--no-progress-bar")
         env = dict(os.environ)
         env.setdefault("HWUTILS_QUIET", "" if verbose else "1")
+        # TensorFlow's C++ start-up chatter would fill the captured log that a failure is reported from; set
+        # for the kernels the report starts only (importing hwutils sets nothing).
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         notes = []
         if task.get("checkpoint_dir"):
             folder, note = checkpoint_folder(task)

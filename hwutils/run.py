@@ -120,6 +120,7 @@ class Run:
         self.stages: dict[str, float] = {}
         self.findings: list[str] = []
         self.figures: list[str] = []
+        self.captions: dict[str, str] = {}  # figure file -> its caption (plots.save_fig(..., caption=...))
         self._start = time.perf_counter()
 
     def __getattr__(self, name: str) -> Any:
@@ -168,6 +169,7 @@ class Run:
             "device": device(),
             "wall_time": {"stages": self.stages, "total": time.perf_counter() - self._start},
             "figures": self.figures,
+            "captions": self.captions,
             "findings": self.findings,
             "resumed": self.checkpoints.resumed,
             **metrics,
@@ -227,16 +229,21 @@ class Run:
 
 
 _RUN_KEYS = {"notebook", "profile", "seed", "dataset", "params", "versions", "device", "wall_time",
-             "figures", "findings", "resumed"}
+             "figures", "captions", "findings", "resumed"}
 
 
-def setup(stem: str, namespace: dict[str, Any] | None = None, **given: Any) -> Run:
+def setup(stem: str, namespace: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+          **given: Any) -> Run:
     """Resolve and validate a notebook's parameters, seed everything, make its output folder.
 
     In a notebook: `P = hwutils.setup("1-1-simulate-function", globals())`. Names that papermill
-    injected but the notebook does not declare are refused here, before any work.
+    injected but the notebook does not declare are refused here, before any work. A notebook of your
+    own declares its parameters with their defaults (or `params.Param`s):
+    `P = hwutils.setup("mine", globals(), params={"epochs": 10, "width": 32})`; they are checked the same
+    way (an unknown name, a wrong type).
     """
-    declared = params_mod.names(stem)
+    own = params
+    declared = params_mod.names(stem, own)
     values = dict(given)
     if namespace is not None:
         for name in declared:
@@ -245,7 +252,11 @@ def setup(stem: str, namespace: dict[str, Any] | None = None, **given: Any) -> R
         history = namespace.get("In") if isinstance(namespace.get("In"), list) else []
         for name, value in params_mod.injected_names(history).items():
             values.setdefault(name, value)
-    resolved = params_mod.resolve(stem, values)
+    resolved = params_mod.resolve(stem, values, declared=own)
+    from .costs import notice
+    said = notice(stem, resolved)
+    if said:  # standard and full are chosen explicitly: say what they need and cost before the work starts
+        print(said, flush=True)
     run = Run(stem, resolved)
     seed_everything(run.seed)
     from .precision import full_float32_matmuls

@@ -35,7 +35,7 @@ from . import params as params_mod
 from . import paths
 from .report import Job, Options, Runner, add_cluster_arguments, parse_value, summary_lines, write_atomic
 
-META = {"notebook", "profile", "params", "versions", "device", "figures", "findings", "claims", "wall_time",
+META = {"notebook", "profile", "params", "versions", "device", "figures", "captions", "findings", "claims", "wall_time",
         "seed", "dataset", "out_dir", "resumed"}
 
 

@@ -35,6 +35,13 @@ def compile_classifier(model, optimizer_name: str = "adam", learning_rate: float
     return model
 
 
+def image_mlp_classifier(input_shape, hidden, learning_rate: float = 1e-3, optimizer_name: str = "adam",
+                         name: str = "mlp"):
+    """A fresh `models.image_mlp` compiled by `compile_classifier`: one call, one new model (a seed's net)."""
+    from .models import image_mlp
+    return compile_classifier(image_mlp(input_shape, hidden, name=name), optimizer_name, learning_rate)
+
+
 def fit(model, train, test=None, epochs: int = 1, batch_size: int = 32, label: str = "train",
         verbose: bool | None = None, callbacks=(), order_seed: int | None = None, initial_epoch: int = 0,
         checkpoints=None) -> dict:

@@ -363,3 +363,12 @@ def test_per_member_orders_train_each_member_as_it_would_train_alone(loss):
     assert not np.allclose(shared.flat_weights()[1], group[0].flat_weights()[1])
     with pytest.raises(ValueError, match="one seed per member"):
         fit_group(group, x, y, epochs=1, batch_size=16, shuffle_seed=[1, 2], verbose=False)
+
+
+def test_a_family_gives_each_architecture_its_own_initial_weights_stream():
+    from hwutils import ensemble as ensemble_mod
+    fam = ensemble_mod.family([[1, 4, 1], [1, 4, 1], [1, 3, 3, 1]], 2, seed=7, learning_rate=0.01)
+    assert [e.n_params for e in fam] == [13, 13, 22]
+    one, two = fam[0].flat_weights(), fam[1].flat_weights()
+    assert not np.allclose(one, two)  # same shape, another stream
+    np.testing.assert_array_equal(one, ensemble_mod.Ensemble([1, 4, 1], 2, seed=700, learning_rate=0.01).flat_weights())

@@ -204,3 +204,14 @@ def test_the_actual_task_families_have_no_layer_narrower_than_the_classes(datase
         assert abs(n - front["target"]) <= 0.03 * front["target"]
     with pytest.raises(ValueError, match="no 1-1 front"):
         models.depth_family("svhn", shape, [1])
+
+
+def test_a_seeded_build_gives_the_same_initial_weights_every_call_and_another_seed_others():
+    import numpy as np
+    from functools import partial
+    from hwutils import models as models_mod
+    build = partial(models_mod.dense_chain, [2, 3, 1])
+    a, b, c = models_mod.seeded(build, 5)(), models_mod.seeded(build, 5)(), models_mod.seeded(build, 6)()
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert not np.allclose(a.get_weights()[0], c.get_weights()[0])

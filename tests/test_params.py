@@ -68,3 +68,23 @@ def test_the_standard_profile_sizes_and_otherwise_the_reports():
     assert resolve("1-3-parameters", {"profile": "standard"}, env={})["dataset"] == "cifar10"
     with pytest.raises(ValueError, match="name no parameter"):
         params._with_standard({"x": [params.Param("a", "int", 1, 1, 1)]}, {"x": {"b": 2}})
+
+
+def test_a_notebook_of_your_own_declares_its_parameters_and_they_are_checked():
+    declared = {"epochs": 10, "rate": 0.1, "widths": [4, 8], "name": "a",
+                "depth": params.Param("depth", "int", 2, 2, 2, low=1)}
+    r = resolve("mine", {"epochs": 3}, env={}, declared=declared)
+    assert r["epochs"] == 3 and r["rate"] == 0.1 and r["widths"] == [4, 8] and r["profile"] == "quick"
+    assert {"seed", "out_dir"} <= set(r)
+    with pytest.raises(ParameterError, match="not a parameter of mine: 'epoch' \\(did you mean 'epochs'\\?\\)"):
+        resolve("mine", {"epoch": 3}, env={}, declared=declared)
+    with pytest.raises(ParameterError, match="'epochs' must be an integer"):
+        resolve("mine", {"epochs": "3"}, env={}, declared=declared)
+    with pytest.raises(ParameterError, match="'depth' = 0 is impossible"):
+        resolve("mine", {"depth": 0}, env={}, declared=declared)
+    with pytest.raises(ParameterError, match="unknown notebook 'mine'.*params="):
+        resolve("mine", {}, env={})  # undeclared: the message says how to declare
+    with pytest.raises(ParameterError, match="one of the report's notebooks"):
+        resolve("1-3-flatness", {}, env={}, declared={"epochs": 1})
+    with pytest.raises(ParameterError, match="'seed': every notebook has these"):
+        resolve("mine", {}, env={}, declared={"seed": 1})

@@ -34,7 +34,7 @@ def _band_limits(collection):
     return verts[:, 0], verts[:, 1]
 
 
-def test_train_test_bands_draws_mean_and_range_per_split(tmp_path):
+def test_train_test_bands_draws_median_and_interquartile_band_per_split(tmp_path):
     train = np.array([[4.0, 2.0, 1.0], [2.0, 1.0, 0.5]])
     test = np.array([[5.0, 3.0, 2.0], [3.0, 3.0, 4.0]])
     fig, ax = plt.subplots()
@@ -43,14 +43,16 @@ def test_train_test_bands_draws_mean_and_range_per_split(tmp_path):
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert set(lines) == {"deep train", "deep test", "shallow train"}
     np.testing.assert_allclose(lines["deep train"].get_xdata(), [1, 2, 3])
-    np.testing.assert_allclose(lines["deep train"].get_ydata(), train.mean(0))
-    np.testing.assert_allclose(lines["deep test"].get_ydata(), test.mean(0))
+    np.testing.assert_allclose(lines["deep train"].get_ydata(), np.median(train, 0))
+    np.testing.assert_allclose(lines["deep test"].get_ydata(), np.median(test, 0))
+    assert ax.get_legend().get_title().get_text().startswith("line: median over 2 seeds; band: interquartile range")
     np.testing.assert_allclose(lines["shallow train"].get_ydata(), train[0] * 2)
     assert lines["deep train"].get_linestyle() == "-" and lines["deep test"].get_linestyle() == "--"
     assert lines["deep train"].get_color() == lines["deep test"].get_color() != lines["shallow train"].get_color()
     assert len(ax.collections) == 2  # bands for the two splits with 2 seeds; none for one seed
     _, ys = _band_limits(ax.collections[1])
-    assert np.isclose(ys.max(), test.max()) and np.isclose(ys.min(), test.min())
+    assert np.isclose(ys.max(), np.percentile(test, 75, axis=0).max())
+    assert np.isclose(ys.min(), np.percentile(test, 25, axis=0).min())
     _saved(fig, tmp_path, "bands")
 
 
@@ -68,6 +70,7 @@ def test_prediction_bands_draws_truth_median_and_range(tmp_path):
     xs, ys = _band_limits(ax.collections[0])
     np.testing.assert_allclose([xs.min(), xs.max()], [0, 1])
     np.testing.assert_allclose([ys.min(), ys.max()], [preds.min(), preds.max()])
+    assert ax.get_legend().get_title().get_text() == "line: pointwise median over 3 seeds; band: range (min to max)"
     _saved(fig, tmp_path, "predictions")
 
 
@@ -158,7 +161,7 @@ def test_measure_vs_batch_means_the_models_that_reached_the_target_and_marks_the
     dots = lines["_sharpness models"]
     assert len(dots.get_xdata()) == int(reached.sum())
     np.testing.assert_allclose(twin.get_lines()[0].get_ydata(), [0.1, 0.1, 0.1])
-    assert ax.get_xscale() == "log" and ax.get_ylabel() == "sharpness" and twin.get_ylabel() == "loss"
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "sharpness" and twin.get_ylabel() == "loss (cross-entropy, nats)"
     _saved(fig, tmp_path, "measure_vs_batch")
 
 
@@ -296,16 +299,96 @@ def test_null_histogram_draws_the_null_counts_and_the_observed_line(tmp_path):
 
 
 # ------------------------------------------------------------------ 1-1: loss_curves (used by 1-1 simulate function)
-def test_loss_curves_draws_a_geometric_mean_band_for_runs_and_a_line_for_one_curve(tmp_path):
-    runs = np.array([[1.0, 0.1, 0.01], [4.0, 0.4, 0.04]])
+def test_loss_curves_draws_a_median_and_interquartile_band_for_runs_and_a_line_for_one_curve(tmp_path):
+    runs = np.array([[1.0, 0.1, 0.01], [4.0, 0.4, 0.04], [2.0, 0.3, 100.0]])  # seed 3 collapses at the end
     fig, ax = plt.subplots()
     plots.loss_curves(ax, {"deep": runs, "one run": [3.0, 2.0, 1.0]}, ylabel="MSE", title="t")
     lines = {line.get_label(): line for line in ax.get_lines()}
     np.testing.assert_allclose(lines["deep"].get_xdata(), [1, 2, 3])
-    np.testing.assert_allclose(lines["deep"].get_ydata(), [2.0, 0.2, 0.02])  # geometric mean on the log axis
+    np.testing.assert_allclose(lines["deep"].get_ydata(), [2.0, 0.3, 0.04])  # the median: the outlier moves nothing
     np.testing.assert_allclose(lines["one run"].get_ydata(), [3.0, 2.0, 1.0])
     assert len(ax.collections) == 1
     _, ys = _band_limits(ax.collections[0])
-    np.testing.assert_allclose([ys.min(), ys.max()], [0.01, 4.0])
+    np.testing.assert_allclose([ys.min(), ys.max()], [np.percentile(runs, 25, axis=0).min(),
+                                                      np.percentile(runs, 75, axis=0).max()])
     assert ax.get_yscale() == "log" and ax.get_ylabel() == "MSE"
+    assert ax.get_legend().get_title().get_text() == "line: median over 3 seeds; band: interquartile range"
     _saved(fig, tmp_path, "loss_curves")
+
+
+# ------------------------------------------------------------------ saving: PNG ≥ 200 dpi and PDF, named, captioned
+class _NamedRun(_Run):
+    def __init__(self, out_dir):
+        super().__init__(out_dir)
+        self.params, self.captions = {"dataset": "mnist", "profile": "standard", "seed": 3}, {}
+
+
+def test_save_fig_writes_a_200_dpi_png_and_a_pdf_names_the_run_and_keeps_the_caption(tmp_path):
+    from PIL import Image
+    run = _NamedRun(tmp_path)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("a panel title")
+    plots.save_fig(fig, run, "f", caption="What the figure shows.")
+    with Image.open(tmp_path / "f.png") as png:
+        assert png.info["dpi"][0] >= 199.5 and png.size[0] >= 4 * 200 * 0.9
+    assert (tmp_path / "f.pdf").read_bytes()[:5] == b"%PDF-"
+    assert run.figures == ["f.png"] and run.captions == {"f.png": "What the figure shows."}
+    top = fig._suptitle.get_text()
+    assert "mnist" in top and "standard profile" in top and "seed 3" in top
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert not fig._suptitle.get_window_extent(renderer).overlaps(ax.title.get_window_extent(renderer))
+    plt.close(fig)
+
+
+def test_dense_scatters_and_surfaces_are_rasterised_in_the_pdf_and_few_points_stay_vector(tmp_path):
+    rng = np.random.default_rng(0)
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    dense = ax1.scatter(*rng.standard_normal((2, 5000)), s=2)
+    sparse = ax1.scatter([0, 1], [0, 1])
+    a = np.linspace(-1, 1, 40)
+    cs = plots.contour(ax2, a, a, a[:, None] ** 2 + a[None, :] ** 2, levels=20)
+    plots.save_fig(fig, _NamedRun(tmp_path), "dense")
+    assert dense.get_rasterized() and cs.get_rasterized() and not sparse.get_rasterized()
+    assert b"/Subtype /Image" in (tmp_path / "dense.pdf").read_bytes()  # the rasterised parts are images
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 2], [1, 0, 1])
+    plots.save_fig(fig, _NamedRun(tmp_path), "vector")
+    assert b"/Subtype /Image" not in (tmp_path / "vector.pdf").read_bytes()
+    plt.close("all")
+
+
+@pytest.mark.parametrize("band", [1e-7, 4.8e-4])  # a decade exactly; a band whose decade lies inside it
+def test_spectrum_tick_labels_do_not_overlap_over_many_decades(tmp_path, band):
+    fig, ax = plt.subplots(figsize=plots.WIDE)
+    eig = np.concatenate([-np.logspace(-6, 1, 30), np.zeros(5), np.logspace(-7, 2, 60)])
+    plots.spectrum(ax, {"run": eig}, band=band)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.get_yticklabels() if t.get_text()]
+    assert len(boxes) >= 5 and all(t == 0 or abs(t) >= 2 * band for t in ax.get_yticks())
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert 0.0 in list(ax.get_yticks())
+    plt.close(fig)
+
+
+def test_scatter_panels_title_every_panel_and_share_one_colour_bar(tmp_path):
+    fig, axes = plt.subplots(1, 3)
+    x, colour = np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 2.0])
+    plots.scatter_panels(fig, axes, x, {"minimal ratio": (x * 0.1, "fraction"), "index": (x * 0.2, "fraction"),
+                                        "live": (x * 0.3, "fraction")}, color=colour, color_label="log10 ‖∇L‖")
+    assert [ax.get_title() for ax in axes] == ["minimal ratio", "index", "live"]
+    assert len(fig.axes) == 4  # three panels and one colour bar
+    np.testing.assert_allclose(axes[2].collections[0].get_offsets()[:, 1], x * 0.3)
+    plt.close(fig)
+
+
+def test_null_histogram_labels_the_effect_as_observed_minus_the_null_median():
+    fig, ax = plt.subplots()
+    plots.null_histogram(ax, [0.0, 0.01, 0.02, 0.03, 0.04], -0.116, "ρ")
+    (line,) = [l for l in ax.get_lines() if l.get_label().startswith("observed")]
+    assert line.get_label() == "observed -0.116; effect = observed − null median = -0.136"
+    (median,) = [l for l in ax.get_lines() if l.get_label().startswith("null median")]
+    np.testing.assert_allclose(median.get_xdata(), [0.02, 0.02])
+    plt.close(fig)

@@ -137,6 +137,15 @@ def test_page_loads_every_figure_in_headless_chromium(fake_project, tmp_path):
     # The loaded figures stay <img>; the missing one was replaced by its message when it failed to load.
     assert dom.count("<img") == 2
     assert dom.count('<p class="missing-figure">figure missing: fig.png</p>') == 1
+    # As rendered, the page opens with the section scorecards, and every figure has a caption.
+    assert dom.index('class="scorecard"') < dom.index('class="entry"') and dom.count('class="scorecard"') == 3
+    assert dom.count("<figcaption>") == 3
+    shot = tmp_path / "page.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--window-size=1200,900",
+                    f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
 def test_resume_after_a_corrupt_state_a_changed_parameter_and_a_missing_results_file(fake_project, capsys):

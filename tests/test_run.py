@@ -73,6 +73,17 @@ def test_a_metric_may_not_hide_the_runs_own_record(tmp_path):
     assert saved["params"]["epochs"] == P.epochs and saved["n_params"] == 461
 
 
+def test_setup_of_a_notebook_of_your_own_checks_its_declared_parameters(tmp_path):
+    namespace = {"epochs": 4, "width": None, "In": ["", "# Parameters\nepochs = 4\n"]}
+    run = hwutils.setup("mine", namespace, params={"epochs": 10, "width": 32}, out_dir=str(tmp_path))
+    assert run.epochs == 4 and run.width == 32 and run.stem == "mine"
+    namespace["In"].append("# Parameters\nwidht = 8\n")
+    with pytest.raises(hwutils.ParameterError, match="'widht' \\(did you mean 'width'\\?\\)"):
+        hwutils.setup("mine", namespace, params={"epochs": 10, "width": 32}, out_dir=str(tmp_path))
+    with pytest.raises(hwutils.ParameterError, match="'width' must be an integer"):
+        hwutils.setup("mine", {"width": 1.5}, params={"width": 32}, out_dir=str(tmp_path))
+
+
 def test_setup_turns_tensorfloat32_off_for_the_measures(tmp_path):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
