@@ -107,27 +107,35 @@ class Loop:
         fingerprint and this loop's identity; None (saying why) when there is none."""
         # What cannot be used is removed, so that it neither blocks this run's own checkpoints (a
         # checkpoint never replaces a higher epoch) nor is tried again.
-        for epoch, path in self._candidates():
-            try:
-                meta = state_files.read_meta(path)
-                tree = None
-                differs = fp.differences(meta.get("fingerprint", {}), self.parts)
-                if meta.get("identity") != self.identity:
-                    differs.append("start (initial weights, optimizer state, data or settings)")
-                if not differs:
-                    tree = state_files.read_tree(path, meta)
-            except (state_files.Unreadable, OSError, ValueError, KeyError) as err:
-                say(f"{self.label}: checkpoint at epoch {epoch} ignored and removed: {err}")
-                shutil.rmtree(path, ignore_errors=True)
-                continue
-            if differs:
-                say(f"{self.label}: the checkpoint at epoch {epoch} was made with different "
-                    f"{', '.join(PART_NAMES.get(d, d) for d in differs)}; not used (removed): this loop starts over")
-                shutil.rmtree(path, ignore_errors=True)
-                continue
-            meta["tree"] = tree
-            return meta, path
-        return None
+        tried: set[int] = set()
+        while True:
+            for epoch, path in [c for c in self._candidates() if c[0] not in tried]:
+                tried.add(epoch)
+                try:
+                    meta = state_files.read_meta(path)
+                    tree = None
+                    differs = fp.differences(meta.get("fingerprint", {}), self.parts)
+                    if meta.get("identity") != self.identity:
+                        differs.append("start (initial weights, optimizer state, data or settings)")
+                    if not differs:
+                        tree = state_files.read_tree(path, meta)
+                except (state_files.Unreadable, OSError, ValueError, KeyError) as err:
+                    if any(newer > epoch for newer, _ in self._candidates()):
+                        # Another writer saved a later epoch and its clean-up took this one away while it
+                        # was read: look again from the newest, never fall back past a newer checkpoint.
+                        break
+                    say(f"{self.label}: checkpoint at epoch {epoch} ignored and removed: {err}")
+                    shutil.rmtree(path, ignore_errors=True)
+                    continue
+                if differs:
+                    say(f"{self.label}: the checkpoint at epoch {epoch} was made with different "
+                        f"{', '.join(PART_NAMES.get(d, d) for d in differs)}; not used (removed): this loop starts over")
+                    shutil.rmtree(path, ignore_errors=True)
+                    continue
+                meta["tree"] = tree
+                return meta, path
+            else:
+                return None
 
     # ------------------------------------------------------------ writing
     def due(self, epoch: int) -> bool:

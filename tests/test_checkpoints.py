@@ -207,6 +207,25 @@ def test_two_writers_never_move_a_checkpoint_back(tmp_path):
     assert not errors and seen and seen == sorted(seen) and a.restore()[0]["epoch"] == 60
 
 
+def test_a_reader_whose_checkpoint_is_cleaned_up_under_it_finds_the_newer_one(tmp_path, monkeypatch):
+    # The race the two-writer test can hit under load: the reader lists epochs 10 and 8, another writer then
+    # saves 12 and its clean-up removes 10 while the reader opens it. Falling back to 8 would move back.
+    a, other = _loop(tmp_path / "loop"), _loop(tmp_path / "loop")
+    for epoch in (8, 10):
+        assert a.save(epoch, 99, {"w": np.full(3, float(epoch))})
+    real_read_meta = state_files.read_meta
+
+    def read_meta_while_another_writer_saves(path):
+        if path.name.endswith("00000010") and not (tmp_path / "loop" / "epoch-00000012").exists():
+            assert other.save(12, 99, {"w": np.full(3, 12.0)})  # KEEP_LAST = 2: its clean-up removes epoch 8
+            import shutil
+            shutil.rmtree(path)  # ... and, as it would for an older one, epoch 10 while it is being read
+        return real_read_meta(path)
+    monkeypatch.setattr(state_files, "read_meta", read_meta_while_another_writer_saves)
+    found = a.restore()
+    assert found and found[0]["epoch"] == 12 and np.all(found[0]["tree"]["w"] == 12.0)
+
+
 def test_due_by_epochs_and_by_minutes(monkeypatch):
     clock = [100.0]
     monkeypatch.setattr(ckpt.time, "monotonic", lambda: clock[0])
