@@ -63,8 +63,12 @@ def test_a_condition_between_parameters_is_checked_before_any_work():
 
 def test_the_standard_profile_sizes_and_otherwise_the_reports():
     r = resolve("1-3-flatness", {"profile": "standard"}, env={})
-    assert r["n_train"] == 8192 and r["dataset"] == "mnist" and r["batch_sizes"] == [32, 64, 128, 512, 1024, 2048, 4096]
-    assert r["learning_rate"] == 1e-3  # a standard size; everything unset follows the full profile (the report's)
+    full = resolve("1-3-flatness", {"profile": "full"}, env={})
+    sizes = params.STANDARD["1-3-flatness"]
+    assert {k: r[k] for k in sizes} == sizes and r["dataset"] == "mnist"
+    assert r["learning_rate"] == 1e-3 != full["learning_rate"]  # a standard size, not the report's
+    # everything the standard sizes leave unset follows the full profile (the report's)
+    assert all(r[k] == full[k] for k in r if k not in sizes and k != "profile")
     assert resolve("1-3-parameters", {"profile": "standard"}, env={})["dataset"] == "cifar10"
     with pytest.raises(ValueError, match="name no parameter"):
         params._with_standard({"x": [params.Param("a", "int", 1, 1, 1)]}, {"x": {"b": 2}})
