@@ -219,18 +219,18 @@ SPECS: dict[str, list[Param]] = {
 # the costs, which claims the hour decides). Seeds go where they are cheap (the ensemble engine's MLPs) and
 # where claims need them to pass Holm; CNN seeds are not cheap on a CPU.
 STANDARD: dict[str, dict[str, Any]] = {
-    "1-1-simulate-function": dict(epochs=5000, n_points=1000, seeds_per_model=24),
-    "1-1-actual-tasks": dict(n_train=10000, n_test=2000, epochs=10, batch_size=64, seeds=5),
+    "1-1-simulate-function": dict(epochs=5000, n_points=1000, seeds_per_model=48),
+    "1-1-actual-tasks": dict(n_train=10000, n_test=2000, epochs=10, batch_size=64, seeds=8),
     "1-2-trajectories": dict(n_train=10000, n_test=2000, runs=12, epochs=30, alpha_points=11),
     "1-2-gradient-norm": dict(n_train=5000, n_test=1000, seeds=8, function_epochs=300, image_epochs=10, n_points=1000,
                               batch_size=32, window=101, comove_window=50),
     "1-2-zero-gradient": dict(n_points=1000, epochs=1000, grad_steps=3000),
     "1-2-error-surface": dict(n_train=10000, n_test=2000, epochs=10, noise_samples=20, grid=21),
-    "1-3-random-labels": dict(n_train=300, n_test=2000, seeds=6, corruption_fractions=[0.0, 0.5, 1.0], epochs=100,
-                              batch_size=64),
+    "1-3-random-labels": dict(n_train=300, n_test=2000, seeds=6, corruption_fractions=[0.0, 0.5, 1.0], epochs=60,
+                              batch_size=64, budget_factor=4.0),
     "1-3-parameters": dict(n_train=5000, n_test=2000, widths=[16, 32, 64, 128, 256, 512], epochs=20),
     "1-3-flatness": dict(n_train=2048, n_test=2000, learning_rate=1e-3, batch_sizes=[16, 64, 256, 1024],
-                         target_loss=0.1, epochs=150, sharpness_points=1000, sensitivity_points=500, alpha_points=16),
+                         target_loss=0.1, epochs=300, sharpness_points=1000, sensitivity_points=500, alpha_points=16),
 }
 
 
