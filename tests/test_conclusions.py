@@ -16,6 +16,7 @@ def test_a_log_ratio_is_also_shown_as_its_ratio():
     assert text == f"2.34 [1, 3] log loss ratio, deep vs shallow (ratio ×{math.exp(2.34):.3g} [×2.72, ×20.1])"
     assert conclusions.ratio_text({**LOWER, "unit": "log(σ_min / σ*)"}).startswith("×10.4")
     assert conclusions.ratio_text({**LOWER, "unit": "log-log slope of the median |Δloss|"}) == ""
+    assert conclusions.ratio_text({**LOWER, "unit": "log-log slope of |Δloss| / σ"}) == ""  # a slope, not a ratio
     assert conclusions.ratio_text({**LOWER, "unit": "mean within-seed Spearman ρ"}) == ""
     assert conclusions.ratio_text({**LOWER, "effect": None}) == ""
 
