@@ -64,19 +64,65 @@ def _evidence(c: dict) -> str:
     return ", ".join(parts)
 
 
+def test_kind(c: dict) -> str:
+    """How claim `c` is decided, which sets what its verdict means: "equivalence" (a claim of equality: the whole
+    95% interval inside the margin, or wholly outside it), "every_run" (every run passes; one that fails is a
+    counterexample), or "direction" (the interval excludes no effect on one side: every other test)."""
+    from .claim_registry import spec
+    try:
+        s = spec(str(c.get("id", "")))
+        if s.direction == "every run passes":
+            return "every_run"
+        if "equivalence" in s.test:
+            return "equivalence"
+    except KeyError:
+        pass
+    return "equivalence" if "margin ±" in str(c.get("note") or "") else "direction"
+
+
+def _decided(c: dict, verdict: str, statement: str, effect: str, expected: str) -> str:
+    kind = test_kind(c)
+    word = "Reproduced" if verdict == "reproduced" else "Contradicted"
+    if kind == "equivalence":
+        where = "inside" if verdict == "reproduced" else "wholly outside"
+        return (f"{word} — {statement}: the effect, {effect}, and its whole 95% interval lie {where} the margin of "
+                f"equality{expected} ({_evidence(c)}).")
+    if kind == "every_run":
+        n = int(c.get("n") or 0)
+        if verdict == "reproduced":
+            return (f"{word} — {statement}: every one of the {n} {c.get('replication') or 'runs'} passes, too many "
+                    f"to be chance at a pass rate of 1/2 ({_evidence(c)}).")
+        failed = n - int(round((_num(c.get("effect")) or 0.0) * n))
+        return (f"{word} — {statement}: {failed} of the {n} {c.get('replication') or 'runs'} fall short, a "
+                f"counterexample to 'every run' ({_evidence(c)}).")
+    way = "the claimed way" if verdict == "reproduced" else "the other way"
+    return (f"{word} — {statement}: the effect, {effect}, goes {way}{expected} and its 95% interval excludes no "
+            f"effect ({_evidence(c)}).")
+
+
+def _after_holm(c: dict) -> str:
+    """What Holm's adjustment over the report's family makes of the claim, where it went through one."""
+    if "holm_verdict" not in c:
+        return ""
+    after, own = c.get("holm_verdict") or "inconclusive", c.get("verdict", "inconclusive")
+    family = f"the report's {c['family_size']} claims" if c.get("family_size") else "the report's claims"
+    if after == own:
+        return f" After Holm's adjustment over {family} (p = {fmt_p(c.get('holm_p'))}) it stays {after}." \
+            if own in ("reproduced", "contradicted") else ""
+    return (f" After Holm's adjustment over {family} (p = {fmt_p(c.get('holm_p'))}) it is {after}: on its own "
+            f"test alone it would be {own}.")
+
+
 def conclusion(c: dict) -> str:
-    """One plain sentence (two at most) saying what this run shows about claim `c`."""
+    """One plain sentence (two at most) saying what this run shows about claim `c`; where `c` went through
+    Holm's adjustment (`claims.holm`), what that makes of it."""
     statement = str(c.get("statement", "")).rstrip(".")
     verdict = c.get("verdict", "inconclusive")
     direction = claimed_direction(c)
     expected = f" (the claim expects: {direction})" if direction else ""
     effect = readable_effect(c)
-    if verdict == "reproduced":
-        return (f"Reproduced — {statement}: the effect, {effect}, goes the claimed way{expected} and its 95% "
-                f"interval excludes no effect ({_evidence(c)}).")
-    if verdict == "contradicted":
-        return (f"Contradicted — {statement}: the effect, {effect}, goes the other way{expected} and its 95% "
-                f"interval excludes no effect ({_evidence(c)}).")
+    if verdict in ("reproduced", "contradicted"):
+        return _decided(c, verdict, statement, effect, expected) + _after_holm(c)
     measured = f"the effect is {effect} ({_evidence(c)})" if _num(c.get("effect")) is not None else \
         f"there is no effect to measure ({_evidence(c)})"
     why = str(c.get("note") or "").split("; n needed")[0].strip()
@@ -86,11 +132,17 @@ def conclusion(c: dict) -> str:
 
 
 def summary(claims: Iterable[dict]) -> str:
+    """How many claims the run reproduced, contradicted and left undecided; after Holm too where the claims
+    went through it."""
     claims = list(claims)
-    counts = {v: sum(c.get("verdict") == v for c in claims) for v in ("reproduced", "contradicted")}
-    undecided = len(claims) - sum(counts.values())
-    return (f"This run tested {len(claims)} claim{'s' if len(claims) != 1 else ''}: {counts['reproduced']} "
-            f"reproduced, {counts['contradicted']} contradicted, {undecided} undecided.")
+
+    def counts(key: str) -> str:
+        c = {v: sum(d.get(key) == v for d in claims) for v in ("reproduced", "contradicted")}
+        return f"{c['reproduced']} reproduced, {c['contradicted']} contradicted, {len(claims) - sum(c.values())} undecided"
+    text = f"This run tested {len(claims)} claim{'s' if len(claims) != 1 else ''}: {counts('verdict')}"
+    if claims and all("holm_verdict" in d for d in claims):
+        text += f"; after Holm's adjustment: {counts('holm_verdict')}"
+    return text + "."
 
 
 def what_this_run_shows(claims: Iterable[Any]) -> list[str]:

@@ -153,7 +153,10 @@ def scorecards(rows: list[tuple]) -> str:
                 f"contradicted, {all_counts['inconclusive']} inconclusive</b> of {total} claims; after Holm over all "
                 f"{total}: <b>{total_after['reproduced']} reproduced, {total_after['contradicted']} contradicted</b>.</p>")
     legend = ("<p class='meta'>Reproduced: the effect goes the claimed way and its 95% interval excludes no effect; "
-              "contradicted: it excludes no effect the other way; inconclusive: otherwise, and the note says why. "
+              "contradicted: it excludes no effect the other way; a claim of equality (the claim expects 'equal' or "
+              "'no relation') is reproduced when its whole interval lies inside the margin, contradicted when wholly "
+              "outside it; 'every run passes' is contradicted by one run that fails; inconclusive: otherwise, and the "
+              "note says why. "
               "After Holm: each claim's two-sided p adjusted over every claim of this report run (a claim without a "
               "p counts as 1), so that the chance of any false decision in the family stays at 5%. n needed: the "
               "seeds or runs at which the claim's own test would decide with 80% power, if the effect and spread "

@@ -125,6 +125,13 @@ class Members(keras.Model):
 def _translate(layer, members: int):
     """The member-axis layer computing `layer` (a built Keras layer) for every member."""
     config = layer.get_config()
+    # What the member-axis layers do not compute: a regulariser's loss, a constraint's projection, LoRA. Left
+    # out silently, each member would train on another objective than the model it came from.
+    extras = sorted(k for k, v in config.items() if v is not None and (
+        k.endswith(("_regularizer", "_constraint")) or (k == "lora_rank" and v)))
+    if extras:
+        raise ValueError(f"{layer.name}: {', '.join(extras)} set; the member-axis layers compute none of them "
+                         f"(a vectorised member would train without it)")
     if isinstance(layer, keras.layers.Conv2D):
         if tuple(layer.strides) != (1, 1) or tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1 \
                 or layer.data_format != "channels_last" or not layer.use_bias:

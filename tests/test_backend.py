@@ -104,6 +104,15 @@ with backend.float64():
     twin = ens.member(1); twin64 = models.dense_chain([2, 4, 1], dtype="float64"); twin64.compile(loss="mse")
     twin64.set_weights([w.astype("float64") for w in twin.get_weights()])
     exact = measures.hessian(twin64, x.astype("float64"), y.astype("float64"))
+    # an exact oracle, not the engine against measures (both would agree if both ran in float32): a linear
+    # least-squares model's Hessian is 2AᵀA/n, A = [x, 1]
+    lin = models.dense_chain([2, 1], dtype="float64"); lin.compile(loss="mse")
+    a = np.hstack([x.astype("float64"), np.ones((len(x), 1))]); closed = 2 * a.T @ a / len(a)
+    lin_h = np.asarray(measures.hessian(lin, x.astype("float64"), y.astype("float64")))
+    out["linear_hessian_error"] = float(np.max(np.abs(lin_h - closed)) / np.max(np.abs(closed)))
+    out["result_type_inside"] = keras.backend.result_type("float64", "float64")
+    out["matmul_inside"] = str(keras.ops.matmul(keras.ops.ones((2, 2), "float64"), keras.ops.ones((2, 2), "float64")).dtype)
+out["result_type_after"] = keras.backend.result_type("float64", "float64")
 out.update(hessian_dtype=str(h.dtype), gradient_dtype=str(gr.dtype), x64_after=backend.float64_enabled(),
            hessian_error=float(np.max(np.abs(h[1] - exact)) / np.max(np.abs(exact))),
            tensorflow="tensorflow" in sys.modules)
@@ -120,6 +129,11 @@ def test_jax_runs_without_tensorflow_and_without_x64_refuses_float64_models():
     assert out["float64 model"].startswith("refused") and "x64" in out["float64 model"]  # never silently float32
     # the ensemble's float64 Hessians and gradients: x64 inside their own scope, the exact float64 Hessian
     assert out["hessian_dtype"] == out["gradient_dtype"] == "float64" and out["hessian_error"] < 1e-12
+    # inside the scope Keras computes float64 as float64 (its type promotion maps it to float32 on JAX
+    # otherwise), measured against a closed form; after it, Keras's promotion is JAX's default again
+    assert out["result_type_inside"] == "float64" and out["matmul_inside"] == "float64"
+    assert out["linear_hessian_error"] < 1e-13
+    assert out["result_type_after"] == "float32"
 
 
 SAME_START = r"""
@@ -151,3 +165,25 @@ def test_the_same_experiment_starts_identically_and_agrees_on_both_backends():
     np.testing.assert_allclose(jax_run["ensemble_first"], tf_run["ensemble_first"], rtol=1e-5)
     np.testing.assert_allclose(jax_run["keras_loss"], tf_run["keras_loss"], rtol=1e-4)
     np.testing.assert_allclose(jax_run["ensemble_loss"], tf_run["ensemble_loss"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("initializer", ["glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
+                                         "lecun_uniform"])
+def test_numpy_initial_weights_follow_each_initializers_distribution(initializer):
+    """The NumPy redraw of every kernel has the spread and the support of the layer's own initializer (Keras's
+    draw of it is the oracle), with fans from the kernel's shape (a convolution's receptive field included);
+    biases stay zero. Equal draws on both backends mean nothing if both are drawn from the wrong law."""
+    import keras
+    from hwutils import models
+    keras.utils.set_random_seed(0)
+    model = models.numpy_initial_weights(keras.Sequential([
+        keras.Input((12, 12, 16)), keras.layers.Conv2D(64, 3, kernel_initializer=initializer),
+        keras.layers.Flatten(), keras.layers.Dense(300, kernel_initializer=initializer)]))
+    for layer in (model.layers[0], model.layers[2]):
+        ours = np.asarray(layer.kernel.numpy(), np.float64)
+        keras_own = np.asarray(keras.initializers.get(initializer)(tuple(layer.kernel.shape), "float32"), np.float64)
+        assert np.std(ours) == pytest.approx(np.std(keras_own), rel=0.03)
+        assert abs(np.mean(ours)) < 0.05 * np.std(keras_own)
+        assert np.max(np.abs(ours)) <= 1.02 * np.max(np.abs(keras_own))  # uniform's limit, the normal's truncation
+        assert not np.array_equal(ours, keras_own)  # redrawn, not Keras's draw
+        np.testing.assert_array_equal(layer.bias.numpy(), 0)

@@ -115,6 +115,40 @@ def _paths(tokens: list[str]) -> list[str]:
     return [t for t in tokens if t.startswith(REPO_DIRS) and not (ROOT / t).exists()]
 
 
+def make_variables(text: str | None = None) -> set[str]:
+    """The variables the Makefile reads ($(NAME)) or sets (NAME ?= / := / =)."""
+    text = text if text is not None else (ROOT / "Makefile").read_text()
+    return set(re.findall(r"\$[({]([A-Za-z_][A-Za-z0-9_]*)", text)) | set(
+        re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)\s*[?:]?=", text, re.M))
+
+
+def _value_problems(tokens: list[str], stem: str | None) -> list[str]:
+    """`-p NAME VALUE` pairs whose value no notebook declaring NAME accepts (of notebook `stem`, or of any), a
+    `--profile` that is not a profile, an `--only` that selects no entry of the report."""
+    from hwutils.report import parse_value, run_list
+    found = []
+    specs = [params.spec(stem)] if stem in params.SPECS else list(params.SPECS.values()) if stem is None else []
+    for i, t in enumerate(tokens[:-2]):
+        if t in ("-p", "--param"):
+            name, value = tokens[i + 1], tokens[i + 2]
+            declared = [q for spec in specs for q in spec if q.name == name]
+            errors = []
+            for q in declared:
+                try:
+                    params._check(q, parse_value(value))
+                except params.ParameterError as err:
+                    errors.append(str(err))
+            if declared and len(errors) == len(declared):
+                found.append(f"-p {name} {value}: {errors[0]}")
+    for i, t in enumerate(tokens[:-1]):
+        if t == "--profile" and tokens[i + 1] not in params.PROFILES:
+            found.append(f"--profile {tokens[i + 1]}: not a profile ({', '.join(params.PROFILES)})")
+        if t == "--only" and module_is(tokens[1:3], "hwutils.report") and not any(
+                run_list(profile, [tokens[i + 1]]) for profile in params.PROFILES):
+            found.append(f"--only {tokens[i + 1]}: no entry of the report matches")
+    return found
+
+
 def problems(tokens: list[str]) -> list[str]:
     """What in one command does not exist; [] when everything it names is there."""
     head, rest = tokens[0], tokens[1:]
@@ -122,6 +156,8 @@ def problems(tokens: list[str]) -> list[str]:
     if head == "make":
         found += [f"make {t}: no such target" for t in rest if not _is_flag(t) and "=" not in t
                   and t not in make_targets()]
+        found += [f"make {t}: the Makefile has no variable {t.split('=')[0]}" for t in rest
+                  if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", t) and t.split("=")[0] not in make_variables()]
     elif head.endswith(("python", "python3")):
         if rest[:1] == ["-c"]:
             return found
@@ -142,11 +178,14 @@ def problems(tokens: list[str]) -> list[str]:
         elif names:
             known = {n for stem in params.SPECS for n in params.names(stem)}
             found += [f"-p {n}: no notebook has this parameter" for n in names if n not in known]
+        if not module_is(rest, "hwutils.sweep"):  # a sweep's -p takes several values
+            found += _value_problems(tokens, None)
     elif head.endswith("papermill"):
         notebook = next((t for t in rest if t.endswith(".ipynb")), None)
         if notebook is None or not (ROOT / notebook).is_file():
             return found + [f"papermill: no notebook {notebook}"]
         found += _notebook_params(Path(notebook).stem, _param_names(rest))
+        found += _value_problems(tokens, Path(notebook).stem)
     elif head in ("bash", "sh"):
         found += [f"{rest[0]}: no such script"] if rest and not (ROOT / rest[0]).is_file() else []
     elif head not in EXTERNAL and not head.endswith(("/activate", "jupyter", "dask")):
@@ -181,6 +220,20 @@ def test_the_checker_finds_what_does_not_exist():
     assert problems(["python", "benchmarks/tiny_net.py"]) == ["benchmarks/tiny_net.py: no such file",
                                                               "benchmarks/tiny_net.py: no such script"]
     assert problems(["rm", "-rf", "build"]) == ["rm: a command this test does not know; add how to check it"]
+    # what a command gives its names: make variables, parameter values, profiles, report entries
+    assert problems(["make", "install-gpu", "CUDA=12"]) == []
+    assert problems(["make", "install-gpu", "CUDO=12"]) == ["make CUDO=12: the Makefile has no variable CUDO"]
+    assert problems([".venv/bin/papermill", "notebooks/1-3-flatness.ipynb", "o.ipynb", "-p", "profile", "standrd"]
+                    )[0].startswith("-p profile standrd: ")
+    assert problems([".venv/bin/papermill", "notebooks/1-3-flatness.ipynb", "o.ipynb", "-p", "epochs", "-5"]) != []
+    assert problems([".venv/bin/papermill", "notebooks/1-1-actual-tasks.ipynb", "o.ipynb", "-p", "dataset", "svhn"]) != []
+    assert problems(["python", "-m", "hwutils.report", "--profile", "ful"]) == ["--profile ful: not a profile "
+                                                                              "(smoke, quick, standard, full)"]
+    assert problems(["python", "-m", "hwutils.report", "-p", "precision", "float16"])[0].startswith(
+        "-p precision float16: ")
+    assert problems(["python", "-m", "hwutils.report", "-p", "precision", "mixed_bfloat16", "--only", "1-3-*"]) == []
+    assert problems(["python", "-m", "hwutils.report", "--only", "1-4-*"]) == ["--only 1-4-*: no entry of the "
+                                                                                "report matches"]
     assert commands("A=1 make test  # a comment\ndask worker x &\nfor i in 1; do\n  x \\\n  y\ndone") == [
         ["make", "test"], ["dask", "worker", "x"], ["x", "y"]]
 
@@ -237,7 +290,36 @@ def hwutils_names(tree: ast.AST) -> list[str]:
                     obj, path = getattr(obj, part), f"{path}.{part}"
                     if not isinstance(obj, type(sys)) and not isinstance(obj, type):
                         break  # past a module or class: an instance's attributes are the library's business
-    return sorted(set(missing))
+    return sorted(set(missing)) + _keyword_problems(tree, aliases)
+
+
+def _keyword_problems(tree: ast.AST, aliases: dict) -> list[str]:
+    """Keywords a block passes to a hwutils function (or class) that its signature does not take."""
+    import inspect
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and node.keywords):
+            continue
+        chain, base = [], node.func
+        while isinstance(base, ast.Attribute):
+            chain.insert(0, base.attr)
+            base = base.value
+        if not (isinstance(base, ast.Name) and aliases.get(base.id) is not None):
+            continue
+        obj = aliases[base.id]
+        for part in chain:
+            obj = getattr(obj, part, None)
+        if obj is None or not callable(obj) or not getattr(obj, "__module__", "").startswith("hwutils"):
+            continue
+        try:
+            sig = inspect.signature(obj)
+        except (TypeError, ValueError):
+            continue
+        if any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
+            continue
+        found += [f"{'.'.join([base.id, *chain])}({k.arg}=...): no such parameter" for k in node.keywords
+                  if k.arg is not None and k.arg not in sig.parameters]
+    return found
 
 
 def test_the_python_check_finds_a_name_that_does_not_exist():
@@ -245,6 +327,9 @@ def test_the_python_check_finds_a_name_that_does_not_exist():
     assert hwutils_names(ast.parse("from hwutils import measures\nmeasures.sharpnes(m, x)")) == ["measures.sharpnes"]
     assert hwutils_names(ast.parse("import hwutils.sweep\nhwutils.sweep.lod('x')")) == ["hwutils.sweep.lod"]
     assert hwutils_names(ast.parse("from hwutils.params import Parm")) == ["hwutils.params.Parm"]
+    assert hwutils_names(ast.parse("from hwutils import measures\nmeasures.sharpness(m, x, y, epsilon=1e-3)")) == []
+    assert hwutils_names(ast.parse("from hwutils import measures\nmeasures.sharpness(m, x, y, eps=1e-3)")) == [
+        "measures.sharpness(eps=...): no such parameter"]
 
 
 @pytest.mark.parametrize("block", PYTHON, ids=str)

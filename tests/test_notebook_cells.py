@@ -52,11 +52,32 @@ def test_no_plumbing_in_the_cells(path):
     assert not {i: o for i, o in bad.items() if o}, f"{path.name}: move these into hwutils"
 
 
+def uncaptioned(code: str) -> list[int]:
+    """The lines of the save_fig calls in `code` that give no caption: no caption= keyword, or an empty or
+    None literal (a count of the text 'caption=' would pass `caption=''`)."""
+    tree = ast.parse("\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "save_fig":
+            given = next((k.value for k in node.keywords if k.arg == "caption"), None)
+            if given is None or (isinstance(given, ast.Constant) and not (isinstance(given.value, str)
+                                                                         and given.value.strip())):
+                bad.append(node.lineno)
+    return bad
+
+
+def test_the_caption_scan_finds_a_missing_or_empty_caption():
+    assert uncaptioned("plots.save_fig(fig, P, 'a', caption=f'the {x}')\nsave_fig(fig, P, 'b', caption=text)") == []
+    assert uncaptioned("plots.save_fig(fig, P, 'a')\nplots.save_fig(fig, P, 'b', caption='')\n"
+                       "plots.save_fig(fig, P, 'c', caption=None)\nplots.save_fig(fig, P, 'd', caption='  ')") == [1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_figure_has_a_caption_and_the_run_ends_with_what_it_shows(path):
     nb = cells(path)
     saves = [source(c) for c in nb if c["cell_type"] == "code" and "save_fig(" in source(c)]
     assert saves and all(s.count("save_fig(") == s.count("caption=") for s in saves)
+    assert not {i: lines for i, s in enumerate(saves) if (lines := uncaptioned(s))}, "a figure without a caption"
     heading = [i for i, c in enumerate(nb) if c["cell_type"] == "markdown" and "## What this run shows" in source(c)]
     assert len(heading) == 1, "one closing section"
     closing = nb[heading[0] + 1]

@@ -58,13 +58,28 @@ def test_the_extras():
 
 
 def test_importing_hwutils_changes_no_global_setting():
+    """Environment, plot style, warning filters, logging, Keras's configuration (float type, dtype policy, type
+    promotion) and NumPy's (global generator, print options, error handling), after importing every module."""
     probe = """
-import json, logging, os, warnings
-import matplotlib, scipy.stats  # the libraries' own settings at their import are theirs, not ours
-before = (dict(os.environ), dict(matplotlib.rcParams), list(warnings.filters), logging.getLogger().level)
-import hwutils, hwutils.params, hwutils.run, hwutils.plots, hwutils.claims, hwutils.report_page
-after = (dict(os.environ), dict(matplotlib.rcParams), list(warnings.filters), logging.getLogger().level)
-changed = [name for name, b, a in zip(("environment", "rcParams", "warnings", "logging"), before, after) if a != b]
+import json, logging, os, pkgutil, warnings
+import matplotlib, numpy as np, scipy.stats, keras  # the libraries' own settings at their import are theirs, not ours
+from keras.src.backend.common import dtypes as keras_dtypes
+
+
+def settings():
+    return (dict(os.environ), dict(matplotlib.rcParams), list(warnings.filters), logging.getLogger().level,
+            (keras.config.floatx(), keras.config.dtype_policy().name, keras.config.epsilon(),
+             keras.config.image_data_format(), dict(keras_dtypes.BIT64_TO_BIT32_DTYPE)),
+            (np.random.get_state()[1].tobytes(), np.random.get_state()[2], str(np.get_printoptions()), str(np.geterr())))
+
+
+before = settings()
+import hwutils
+for m in pkgutil.iter_modules(hwutils.__path__):  # every module, as a notebook of one's own may import any
+    __import__("hwutils." + m.name)
+after = settings()
+changed = [name for name, b, a in zip(("environment", "rcParams", "warnings", "logging", "keras", "numpy"), before,
+                                       after) if a != b]
 env = sorted(set(after[0].items()) ^ set(before[0].items()))
 print(json.dumps({"changed": changed, "env": env}))
 """

@@ -64,3 +64,41 @@ def test_batch_stream_gives_fresh_batches_every_call():
     first = [len(b[0]) for b in stream()]
     assert first == [4, 4, 2] and [len(b[0]) for b in stream()] == first
     np.testing.assert_array_equal(np.concatenate([b[1] for b in stream()]), y)
+
+
+def test_seed_by_seed_orders_by_seed_and_keeps_the_training_order_within_a_seed():
+    fits = {(256, 0.1, 1, "a"): "w", (64, 0.1, 0, "a"): "x", (256, 0.1, 0, "a"): "y", (64, 0.1, 1, "b"): "z"}
+    assert list(records.seed_by_seed(fits).values()) == ["x", "y", "w", "z"]
+
+
+def test_interpolation_splits_keep_each_split_and_quantity_apart():
+    curves = [{f"{s}_{q}": [i, s == "test", q == "loss"] for s in ("train", "test") for q in ("loss", "accuracy")}
+              for i in range(2)]
+    loss, accuracy = records.interpolation_splits(curves)
+    assert loss == {"train": [[0, False, True], [1, False, True]], "test": [[0, True, True], [1, True, True]]}
+    assert accuracy["test"] == [[0, True, False], [1, True, False]] and accuracy["train"][1] == [1, False, False]
+
+
+def test_seed_batch_grid_is_seeds_by_batch_sizes():
+    table = pd.DataFrame({"seed": [0, 0, 1, 1], "batch_size": [64, 256, 64, 256], "sharpness": [1.0, 2.0, 3.0, 4.0]})
+    grid = records.seed_batch_grid(table, "sharpness")
+    assert list(grid.index) == [0, 1] and list(grid.columns) == [64, 256]
+    np.testing.assert_array_equal(grid.to_numpy(), [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_random_labels_keeps_each_fraction_over_the_seeds():
+    class Budget:
+        reference_epoch = 7
+    fractions = [0.0, 0.5, 1.0]
+    train_acc = np.array([[0.9, 0.8, 0.7], [1.0, 0.6, 0.5]])  # [seeds, fractions]
+    test_acc, epochs = train_acc / 2, np.array([[3, 4, 5], [6, 7, 8]])
+    curves = {"train_accuracy": np.arange(12).reshape(4, 3)}  # [epochs, fractions]
+    fits = [{"hist": [{"diverged": False}], "budget": Budget()}]
+    out = records.random_labels(100, 50, 20, fractions, [0.0, 0.45, 0.9], 2, curves, fits, [10], train_acc, test_acc,
+                                epochs, 0.99, 2)
+    assert out["labels_changed"] == 0.9 and out["true_fit_epoch"] == [7] and not out["diverged"]
+    np.testing.assert_array_equal(out["history"]["train_accuracy"], [2, 5, 8, 11])  # the random-label column
+    middle = out["corruption"][1]
+    assert middle["fraction"] == 0.5 and middle["train_accuracy"] == pytest.approx(0.7)
+    assert middle["test_accuracy"] == pytest.approx(0.35)
+    np.testing.assert_array_equal(middle["seeds"]["epochs_to_fit"], [4, 7])

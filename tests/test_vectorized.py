@@ -76,6 +76,23 @@ def test_each_member_follows_its_own_trajectory_on_its_own_order_and_labels(meth
         _assert_follows(model, m, alone, hist[m], h, net.get_weights())
 
 
+def _mlp():  # a dense first layer: on a shared batch one matmul with M·O columns
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(6, activation="tanh"),
+                             keras.layers.Dense(10, activation="softmax")])
+
+
+def test_a_dense_first_layer_on_a_shared_batch_follows_each_member_alone():
+    """Shared batches into a Flatten and a Dense (the shared-input matmul, every member's columns side by side):
+    each member ends where it ends fitted alone on the same order."""
+    x, y = _data()
+    nets = _nets(3, build=_mlp)
+    model = _vectorised(nets)
+    hist = member_fit.fit(model, (x, y), (x[:20], y[:20]), STEPS_EPOCHS, 16, order_seed=7, verbose=False)
+    for m, net in enumerate(nets):
+        alone, h = _alone(net, "adam", 1e-2, (x, y), (x[:20], y[:20]), 7)
+        _assert_follows(model, m, alone, hist[m], h, net.get_weights())
+
+
 def test_shared_order_members_match_the_stacked_model():
     """One order for all: the first layer computes every member from one batch, and each member ends where
     the same member of a models.stacked model ends (the same batches)."""
@@ -148,6 +165,14 @@ def test_other_architectures_and_layers_are_refused():
     drop = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="Dropout has no member-axis version"):
         vectorized.from_models([drop])
+    for extra in ({"kernel_regularizer": "l2"}, {"activity_regularizer": "l1"}, {"kernel_constraint": "non_neg"}):
+        kept = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, **extra), keras.layers.Flatten(),
+                                 keras.layers.Dense(10)])
+        with pytest.raises(ValueError, match=next(iter(extra))):  # not trained without it, silently
+            vectorized.from_models([kept])
+        dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, **extra)])
+        with pytest.raises(ValueError, match=next(iter(extra))):
+            vectorized.from_models([dense])
     with pytest.raises(ValueError, match="order seeds"):
         member_fit.fit(_vectorised(_nets(2)), _data(), None, 1, 16, order_seed=[1, 2, 3], verbose=False)
 
