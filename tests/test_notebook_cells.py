@@ -91,3 +91,21 @@ def test_committed_without_outputs_with_kernel_python3(path):
     nb = json.loads(path.read_text())
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb["cells"] if c["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_title_cell_says_which_claims_the_standard_profile_decides(path):
+    from hwutils import claim_registry
+    title = source(cells(path)[0])
+    assert "**What the standard profile decides**" in title, f"{path.stem}: no standard-profile paragraph"
+    paragraph = title.split("**What the standard profile decides**", 1)[1].split("\n\n", 1)[0]
+    named = {m.replace("<dataset>", "").rstrip(".") for m in re.findall(r"`(1-[123]\.[a-z0-9.<>-]+)`", paragraph)}
+    own = {c.id for c in claim_registry.for_notebook(path.stem)}
+    assert named, f"{path.stem}: the paragraph names no claim"
+    unknown = {n for n in named if not any(o == n or o.startswith(n + ".") for o in own)}
+    assert not unknown, f"{path.stem}: names claims that are not this notebook's: {sorted(unknown)}"
+    # every claim of the notebook is placed: decided by the standard sizes, or said not to be (with n needed)
+    ids = {o.split(".")[0] + "." + o.split(".")[1] for o in own}
+    short = {i.split(".", 1)[1] for i in ids}
+    missing = {s for s in short if s not in paragraph}
+    assert not missing, f"{path.stem}: the paragraph does not place {sorted(missing)}"
