@@ -2,11 +2,13 @@
 
     python -m hwutils.claims_table [path/to/claims.json]
     python -m hwutils.claims_table --budget QUICK.json STANDARD.json [--state STANDARD/state.json]
+    python -m hwutils.claims_table --compact QUICK.json STANDARD.json
 
 One row per claim: its id, the notebook entry, the effect [95% interval] with its unit, p, n, the verdict,
 Holm's adjusted p and verdict over the whole family, and for an undecided claim n needed. `--budget` puts two
 runs side by side (what the standard profile's hour buys beside the quick profile's minutes), with each
-entry's wall time and seeds from the standard run's state.json and results.
+entry's wall time and seeds from the standard run's state.json and results; `--compact` is the README's short
+form (each profile's verdict and n, Holm's where it differs, n needed).
 """
 from __future__ import annotations
 
@@ -41,13 +43,28 @@ def _verdict(c: dict | None) -> str:
     return text.replace("|", "\\|")
 
 
-def budget(quick: list[dict], standard: list[dict], times: dict | None = None) -> str:
-    """Per claim (matched by id and the entry's notebook), the standard run's verdict beside the quick run's,
-    and for a claim the standard run leaves undecided, what would decide it."""
-    by_entry = {(c.get("id"), c.get("entry")): c for c in quick}
-    by_id = {}
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+
+
+def base_id(claim_id: str | None) -> str:
+    """A claim's id without its dataset suffix (1-1.one-two-equal.mnist -> 1-1.one-two-equal): the same claim
+    on the quick profile's digits and on the standard profile's dataset."""
+    head, _, last = (claim_id or "").rpartition(".")
+    return head if head and last in DATASETS else (claim_id or "")
+
+
+def _match(quick: list[dict]):
+    by_entry = {(base_id(c.get("id")), c.get("entry")): c for c in quick}
+    by_id: dict[str, dict] = {}
     for c in quick:
-        by_id.setdefault(c.get("id"), c)
+        by_id.setdefault(base_id(c.get("id")), c)
+    return lambda c: by_entry.get((base_id(c.get("id")), c.get("entry"))) or by_id.get(base_id(c.get("id")))
+
+
+def budget(quick: list[dict], standard: list[dict], times: dict | None = None) -> str:
+    """Per claim (matched by id, its dataset suffix aside, and the entry's notebook), the standard run's verdict
+    beside the quick run's, and for a claim the standard run leaves undecided, what would decide it."""
+    quick_of = _match(quick)
     rows = ["| notebook | wall time (standard) | claim | standard | quick | would decide it |",
             "| --- | --- | --- | --- | --- | --- |"]
     for c in standard:
@@ -55,16 +72,44 @@ def budget(quick: list[dict], standard: list[dict], times: dict | None = None) -
         wall = (times or {}).get(entry, "")
         undecided = c.get("holm_verdict", "inconclusive") == "inconclusive"
         needed = (needed_text(c) or c.get("holm_note") or "") if undecided else ""
-        rows.append(f"| {entry} | {wall} | `{c.get('id')}` | {_verdict(c)} | {_verdict(by_entry.get((c.get('id'), entry)) or by_id.get(c.get('id')))} | "
+        rows.append(f"| {entry} | {wall} | `{c.get('id')}` | {_verdict(c)} | {_verdict(quick_of(c))} | "
                     f"{needed.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def _short(c: dict | None) -> str:
+    if not c:
+        return "—"
+    holm = c.get("holm_verdict")
+    after = f"; Holm: {holm}" if holm and holm != c.get("verdict") else ""
+    return f"{c.get('verdict', '')} (n {c.get('n', '')}{after})"
+
+
+def compact(quick: list[dict], standard: list[dict]) -> str:
+    """The README's table: one row per standard-run claim, each profile's verdict with its n (and Holm's verdict
+    over the family where it differs), and for what the standard run leaves undecided, its n needed."""
+    quick_of = _match(quick)
+    rows = ["| claim | notebook | quick (digits) | standard | standard leaves it: n needed |",
+            "| --- | --- | --- | --- | --- |"]
+    for c in standard:
+        needed = needed_text(c) if c.get("verdict") == "inconclusive" else ""
+        rows.append(f"| `{c.get('id')}` | {c.get('entry', '')} | {_short(quick_of(c))} | {_short(c)} | "
+                    f"{needed.replace('|', '/')} |")
+    verdicts = [c.get("holm_verdict") for c in standard]
+    rows.append("")
+    rows.append(f"standard: {len(standard)} claims, after Holm {verdicts.count('reproduced')} reproduced, "
+                f"{verdicts.count('contradicted')} contradicted, {verdicts.count('inconclusive')} inconclusive.")
     return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     from . import paths
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "--budget":
+    if argv and argv[0] in ("--budget", "--compact"):
         quick, standard = (json.loads(Path(a).read_text()) for a in argv[1:3])
+        if argv[0] == "--compact":
+            print(compact(quick, standard))
+            return 0
         times = None
         if "--state" in argv:
             state = json.loads(Path(argv[argv.index("--state") + 1]).read_text())
