@@ -3,9 +3,11 @@
 The one place these numbers live: the README, docs/benchmarks.md and the notebooks' notice read them here.
 Minutes of wall time on this project's 2-core CPU machine (no GPU), per report entry:
 
-- `standard`: `python -m hwutils.report --profile standard` on real MNIST/CIFAR-10 shapes, 2026-12-01 (the pilot
-  run of docs/profiles.md, build/report/state.json "seconds", kernel start included); entries that run had not
-  reached are None ("not measured yet").
+- `standard`: the confirmatory run of docs/profiles.md, `python -m hwutils.report --profile standard -p dataset
+  fashion_mnist` (seed 0, 2026-12-01; build/report/state.json "seconds", kernel start included), real 28×28 images;
+  the two entries that use CIFAR-10 (1-1-actual-tasks-cifar10, 1-3-parameters) from `python
+  benchmarks/full_profile.py --profile standard` on random arrays of CIFAR-10's shapes (their epochs are fixed, so
+  the pixels do not change the time). Both runs shared the two cores with the test suite: upper figures.
 - `full`: `python benchmarks/full_profile.py` (slices of every entry on random data of the full shapes,
   extrapolated linearly to the full epochs and sizes; docs/benchmarks.md "The full profile's cost"); where the
   notebook stops at a target that random pixels never meet, the figure is an upper bound.
@@ -16,11 +18,17 @@ from typing import Any
 
 MEASURED_MINUTES: dict[str, dict[str, float | None]] = {
     "standard": {
-        "1-1-simulate-function-sinc": 2.6, "1-1-simulate-function-xcosx": 3.5,
-        "1-1-actual-tasks-cifar10": 2.9, "1-1-actual-tasks-mnist": 3.2,
-        "1-2-trajectories": 2.9, "1-2-gradient-norm": 7.1,
-        "1-2-zero-gradient": None, "1-2-error-surface": None,
-        "1-3-random-labels": None, "1-3-parameters": None, "1-3-flatness": None,
+        "1-1-simulate-function-sinc": 4.1,
+        "1-1-simulate-function-xcosx": 5.9,
+        "1-1-actual-tasks-cifar10": 3.8,
+        "1-1-actual-tasks-mnist": 2.7,
+        "1-2-trajectories": 1.5,
+        "1-2-gradient-norm": 6.0,
+        "1-2-zero-gradient": 6.4,
+        "1-2-error-surface": 1.5,
+        "1-3-random-labels": 17.6,
+        "1-3-parameters": 6.1,
+        "1-3-flatness": 8.5,
     },
     "full": {
         "1-1-simulate-function-sinc": 5.4, "1-1-simulate-function-xcosx": 3.4,

@@ -27,7 +27,8 @@ def test_standard_and_full_print_dataset_and_cost_before_any_work(capsys, monkey
     said = capsys.readouterr().out
     assert run.profile == "standard"
     assert said.startswith("1-2-trajectories on the standard profile: it needs mnist")
-    assert "about 3 min on a 2-core CPU (measured" in said
+    minutes = costs.MEASURED_MINUTES["standard"]["1-2-trajectories"]
+    assert f"about {costs.hours_and_minutes(minutes)} on a 2-core CPU (measured" in said
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick"])
