@@ -12,9 +12,7 @@ a step moves a few hundred bytes to the device instead of a batch of images.
 """
 from __future__ import annotations
 
-import math
 import os
-import warnings
 
 import keras
 import numpy as np
@@ -184,19 +182,5 @@ def _progress_bar(label: str, verbose) -> list:
 
 def _record(h: dict, m: int, with_test: bool, initial_epoch: int, label: str) -> dict:
     """Member m's history from Keras's logs, cut at its first non-finite loss (training.fit_stacked's)."""
-    key = f"member_{m}_"
-    record = {"train_loss": list(map(float, h.get(key + "loss", [])))}
-    if key + "accuracy" in h:
-        record["train_accuracy"] = list(map(float, h[key + "accuracy"]))
-    if with_test:
-        record["test_loss"] = list(map(float, h.get("val_" + key + "loss", [])))
-        if "val_" + key + "accuracy" in h:
-            record["test_accuracy"] = list(map(float, h["val_" + key + "accuracy"]))
-    bad = [e for e, v in enumerate(record["train_loss"]) if not math.isfinite(v)]
-    if bad:
-        warnings.warn(f"{label}: member {m} diverged (non-finite loss) in epoch {bad[0] + 1}; recorded as "
-                      f"diverged. Lower the learning rate.", stacklevel=3)
-        record = {k: v[: bad[0]] for k, v in record.items()}
-    record.update(epochs=len(record["train_loss"]), diverged=bool(bad),
-                  diverged_epoch=initial_epoch + bad[0] + 1 if bad else None)
-    return record
+    from .training import member_record
+    return member_record(h, f"member_{m}_", m, with_test, initial_epoch, label)

@@ -184,21 +184,7 @@ def fit_stacked(model, train, test=None, epochs: int = 1, batch_size: int = 32, 
     out = []
     for m in range(n):
         key = f"member_{m}_" if n > 1 else ""  # one output: Keras's keys carry no output name
-        record = {"train_loss": list(map(float, h.get(key + "loss", [])))}
-        if key + "accuracy" in h:
-            record["train_accuracy"] = list(map(float, h[key + "accuracy"]))
-        if test is not None:
-            record["test_loss"] = list(map(float, h.get("val_" + key + "loss", [])))
-            if "val_" + key + "accuracy" in h:
-                record["test_accuracy"] = list(map(float, h["val_" + key + "accuracy"]))
-        bad = [e for e, v in enumerate(record["train_loss"]) if not math.isfinite(v)]
-        if bad:
-            warnings.warn(f"{label}: member {m} diverged (non-finite loss) in epoch {bad[0] + 1}; recorded as "
-                          f"diverged. Lower the learning rate.", stacklevel=2)
-            record = {k: v[: bad[0]] for k, v in record.items()}
-        record.update(epochs=len(record["train_loss"]), diverged=bool(bad),
-                      diverged_epoch=initial_epoch + bad[0] + 1 if bad else None)
-        out.append(record)
+        out.append(member_record(h, key, m, test is not None, initial_epoch, label))
     return out
 
 
@@ -250,3 +236,23 @@ def scores(model, x, y, chunk: int = 2048) -> dict:
     y = np.asarray(y).ravel()
     return {"loss": float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-7)))),
             "accuracy": float(np.mean(p.argmax(1) == y))}
+
+
+def member_record(h: dict, key: str, m: int, with_test: bool, initial_epoch: int, label: str) -> dict:
+    """Member m's history from Keras's logs (its keys prefixed `key`), cut at its first non-finite loss: what
+    fit_stacked and member_fit.fit return per member."""
+    record = {"train_loss": list(map(float, h.get(key + "loss", [])))}
+    if key + "accuracy" in h:
+        record["train_accuracy"] = list(map(float, h[key + "accuracy"]))
+    if with_test:
+        record["test_loss"] = list(map(float, h.get("val_" + key + "loss", [])))
+        if "val_" + key + "accuracy" in h:
+            record["test_accuracy"] = list(map(float, h["val_" + key + "accuracy"]))
+    bad = [e for e, v in enumerate(record["train_loss"]) if not math.isfinite(v)]
+    if bad:
+        warnings.warn(f"{label}: member {m} diverged (non-finite loss) in epoch {bad[0] + 1}; recorded as "
+                      f"diverged. Lower the learning rate.", stacklevel=3)
+        record = {k: v[: bad[0]] for k, v in record.items()}
+    record.update(epochs=len(record["train_loss"]), diverged=bool(bad),
+                  diverged_epoch=initial_epoch + bad[0] + 1 if bad else None)
+    return record
