@@ -11,6 +11,14 @@ class ChildFailed(RuntimeError):
     """The measuring process died (crash, out of memory, killed) or ran past its time limit."""
 
 
+class TimedOut(ChildFailed):
+    """The measuring process ran past its time limit: what it measures took longer than `limit` seconds."""
+
+    def __init__(self, message: str, limit: float):
+        super().__init__(message)
+        self.limit = limit
+
+
 def _child(queue, fn, args, env):
     import os
     os.environ.update(env or {})  # before fn imports Keras: KERAS_BACKEND picks the child's backend
@@ -41,7 +49,7 @@ def isolated(fn, *args, timeout: float = 7200.0, backend: str | None = None) -> 
                 if not proc.is_alive():
                     raise ChildFailed(f"{fn.__name__} died with exit code {proc.exitcode} before reporting")
                 if time.monotonic() > deadline:
-                    raise ChildFailed(f"{fn.__name__} ran past its {timeout:.0f} s limit")
+                    raise TimedOut(f"{fn.__name__} ran past its {timeout:.0f} s limit", timeout)
     except BaseException:
         proc.kill()  # a timeout, a dead child or Ctrl-C: leave no measuring process behind
         proc.join()

@@ -2,8 +2,9 @@
 vectorised model (hwutils.vectorized) — on each Keras backend, and the 1-3 parameters widths: the
 ensemble engine against vectorised MLPs.
 
-    python benchmarks/stacked_cnn.py [--members 5 20 100] [--epochs 5] [--baseline-members 5]
+    python benchmarks/stacked_cnn.py [--members 5 20 100] [--epochs 2] [--baseline-members 5]
                                      [--backends tensorflow jax] [--cnn actual] [--widths 2 4 ... 256]
+                                     [--side-limit 900]
 
 CNN seeds: `members` seeds of a notebook's CNN (`--cnn actual`: the 1-1 actual-tasks digits CNN with 4
 hidden layers; `report`: the 1-3 report CNN; `flatness`: the 1-3 flatness CNN), `epochs` epochs on the
@@ -14,6 +15,8 @@ digits training set (1437 images) at batch 64 with Adam, steps_per_execution 16 
   order 0 (all it can do);
 - vectorised, shared: `vectorized.stacked` + `member_fit.fit` on batch order 0 — the stacked model's work;
 - vectorised, own: the same with member m on batch order m — the per-model fits' work, and the notebooks'.
+A side that outlives `--side-limit` seconds is stopped and its cell says "> limit" (the ratio "> …×" is
+then a lower bound: the side took at least that long); the vectorised sides are never stopped early.
 Every side starts from the same initial weights (the same Keras seed, `build` called in the same order).
 Agreement: the largest relative difference of the members' final training losses (a full-data
 evaluation after training), vectorised-shared against stacked (every member) and vectorised-own against
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import ChildFailed, Timer, isolated  # noqa: E402
+from harness import ChildFailed, TimedOut, Timer, isolated  # noqa: E402
 
 QUICK_WIDTHS = [2, 4, 8, 16, 32, 64, 128, 256]
 
@@ -171,11 +174,32 @@ def _agree(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
-def _try(fn, *args):
+def _try(fn, *args, limit: float = 7200.0):
+    """fn's result; a side stopped at `limit` reports it as a lower bound ("over"), a failure as "error"."""
     try:
-        return isolated(fn, *args)
+        return isolated(fn, *args, timeout=limit)
+    except TimedOut as err:
+        return {"over": err.limit}
     except ChildFailed as err:
         return {"error": str(err)}
+
+
+def _seconds(side: dict, scale: float = 1.0) -> str:
+    """A side's seconds for the table: measured, or "> limit" when it was stopped there."""
+    return f"> {side['over'] * scale:.0f} s" if "over" in side else f"{side['seconds'] * scale:.1f} s"
+
+
+def _ratio(slow: dict, fast: dict, scale: float = 1.0) -> str:
+    """slow / fast, a lower bound when the slow side was stopped at its limit."""
+    if "over" in slow:
+        return f"> {slow['over'] * scale / fast['seconds']:.1f}×"
+    return f"{slow['seconds'] * scale / fast['seconds']:.1f}×"
+
+
+def _agreement(a: dict, b: dict, n: int | None = None) -> str:
+    if "over" in b:
+        return "—"
+    return f"{_agree(a['final'][:n], b['final']):.1e}"
 
 
 def backends(asked):
@@ -190,8 +214,8 @@ def cnn_table(args) -> list[str]:
     for backend in backends(args.backends):
         for members in args.members:
             base_n = min(members, args.baseline_members)
-            base = _try(per_model, backend, args.cnn, base_n, args.epochs)
-            st = _try(stacked, backend, args.cnn, members, args.epochs)
+            base = _try(per_model, backend, args.cnn, base_n, args.epochs, limit=args.side_limit)
+            st = _try(stacked, backend, args.cnn, members, args.epochs, limit=args.side_limit)
             vs = _try(vectorised, backend, args.cnn, members, args.epochs, False)
             vo = _try(vectorised, backend, args.cnn, members, args.epochs, True)
             failed = [r["error"] for r in (base, st, vs, vo) if "error" in r]
@@ -205,11 +229,10 @@ def cnn_table(args) -> list[str]:
                 print(rows[-1], flush=True)
                 continue
             scale = members / base_n
-            per = base["seconds"] * scale
             note = f" (×{scale:.0f} from {base_n})" if scale != 1 else ""
-            rows.append(f"| {backend} | {members} | {per:.1f} s{note} | {st['seconds']:.1f} s | {vs['seconds']:.1f} s | "
-                        f"{vo['seconds']:.1f} s | {st['seconds'] / vs['seconds']:.1f}× | {per / vo['seconds']:.1f}× | "
-                        f"{_agree(vs['final'], st['final']):.1e} / {_agree(vo['final'][:base_n], base['final']):.1e} |")
+            rows.append(f"| {backend} | {members} | {_seconds(base, scale)}{note} | {_seconds(st)} | "
+                        f"{vs['seconds']:.1f} s | {vo['seconds']:.1f} s | {_ratio(st, vs)} | {_ratio(base, vo, scale)} | "
+                        f"{_agreement(vs, st)} / {_agreement(vo, base, base_n)} |")
             print(rows[-1], flush=True)
     return rows
 
@@ -236,13 +259,15 @@ def widths_table(args) -> list[str]:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--members", type=int, nargs="+", default=[5, 20, 100])
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--baseline-members", type=int, default=5, help="per-model fits timed, then scaled")
     ap.add_argument("--backends", nargs="+", default=["tensorflow", "jax"], choices=["tensorflow", "jax"])
     ap.add_argument("--cnn", default="actual", choices=["actual", "report", "flatness"])
     ap.add_argument("--widths", type=int, nargs="*", default=QUICK_WIDTHS, help="1-3 parameters widths; none: skip")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per width")
     ap.add_argument("--width-epochs", type=int, default=10)
+    ap.add_argument("--side-limit", type=float, default=900.0, metavar="SECONDS",
+                    help="stop a per-model or stacked side after this long and report it as a lower bound")
     ap.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"],
                     help="also time the vectorised seeds (own orders) in this precision")
     args = ap.parse_args(argv)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from harness import ChildFailed, isolated  # noqa: E402
+from harness import ChildFailed, TimedOut, isolated  # noqa: E402
+import stacked_cnn  # noqa: E402
 
 
 def test_a_child_that_dies_is_reported_at_once():
@@ -21,9 +22,21 @@ def test_a_child_that_dies_is_reported_at_once():
 
 def test_a_child_past_its_limit_is_killed():
     start = time.monotonic()
-    with pytest.raises(ChildFailed, match="limit"):
+    with pytest.raises(TimedOut, match="limit") as info:
         isolated(time.sleep, 120, timeout=2)
     assert time.monotonic() - start < 30
+    assert info.value.limit == 2
+
+
+def test_a_side_stopped_at_its_limit_is_reported_as_a_lower_bound():
+    fast = {"seconds": 4.0, "final": [1.0, 2.0]}
+    stopped = stacked_cnn._try(time.sleep, 120, limit=2)
+    assert stopped == {"over": 2}
+    assert stacked_cnn._seconds(stopped) == "> 2 s" and stacked_cnn._seconds(stopped, 10) == "> 20 s"
+    assert stacked_cnn._ratio(stopped, fast, 10) == "> 5.0×"  # at least 20 s against 4 s
+    assert stacked_cnn._ratio({"seconds": 12.0}, fast) == "3.0×"
+    assert stacked_cnn._agreement(fast, stopped) == "—"
+    assert stacked_cnn._agreement(fast, {"final": [1.0, 2.0]}) == "0.0e+00"
 
 
 def test_a_result_comes_back_with_its_peak_memory():
