@@ -3,11 +3,12 @@
 The one place these numbers live: the README, docs/benchmarks.md and the notebooks' notice read them here.
 Minutes of wall time on this project's 2-core CPU machine (no GPU), per report entry:
 
-- `standard`: the confirmatory run of docs/profiles.md, `python -m hwutils.report --profile standard -p dataset
-  fashion_mnist` (seed 0, 2026-12-01; build/report/state.json "seconds", kernel start included), real 28×28 images;
-  the two entries that use CIFAR-10 (1-1-actual-tasks-cifar10, 1-3-parameters) from `python
-  benchmarks/full_profile.py --profile standard` on random arrays of CIFAR-10's shapes (their epochs are fixed, so
-  the pixels do not change the time). Both runs shared the two cores with the test suite: upper figures.
+- `standard`: the confirmatory run of docs/profiles.md repeated on an idle machine (nothing else running), `python
+  -m hwutils.report --profile standard -p dataset fashion_mnist` (seed 0, 2026-12-01, commit dda19bb; its results
+  bit-identical to the confirmatory run's; build/report/state.json "seconds", kernel start included), real 28×28
+  images; the two entries that use CIFAR-10 (1-1-actual-tasks-cifar10, 1-3-parameters) from `python
+  benchmarks/full_profile.py --profile standard --only 1-1-actual-tasks-cifar10 --only 1-3-parameters` on random
+  arrays of CIFAR-10's shapes (their epochs are fixed, so the pixels do not change the time), also idle.
 - `full`: `python benchmarks/full_profile.py` (slices of every entry on random data of the full shapes,
   extrapolated linearly to the full epochs and sizes; docs/benchmarks.md "The full profile's cost"); where the
   notebook stops at a target that random pixels never meet, the figure is an upper bound.
@@ -18,17 +19,17 @@ from typing import Any
 
 MEASURED_MINUTES: dict[str, dict[str, float | None]] = {
     "standard": {
-        "1-1-simulate-function-sinc": 4.1,
-        "1-1-simulate-function-xcosx": 5.9,
-        "1-1-actual-tasks-cifar10": 3.8,
-        "1-1-actual-tasks-mnist": 2.7,
-        "1-2-trajectories": 1.5,
-        "1-2-gradient-norm": 6.0,
-        "1-2-zero-gradient": 6.4,
-        "1-2-error-surface": 1.5,
-        "1-3-random-labels": 17.6,
-        "1-3-parameters": 6.1,
-        "1-3-flatness": 8.5,
+        "1-1-simulate-function-sinc": 2.7,
+        "1-1-simulate-function-xcosx": 2.4,
+        "1-1-actual-tasks-cifar10": 2.4,
+        "1-1-actual-tasks-mnist": 1.8,
+        "1-2-trajectories": 1.0,
+        "1-2-gradient-norm": 3.9,
+        "1-2-zero-gradient": 3.4,
+        "1-2-error-surface": 1.1,
+        "1-3-random-labels": 9.6,
+        "1-3-parameters": 1.9,
+        "1-3-flatness": 5.4,
     },
     "full": {
         "1-1-simulate-function-sinc": 5.4, "1-1-simulate-function-xcosx": 3.4,
