@@ -74,9 +74,10 @@ STEPS = 16
 
 def _final_losses(nets, x, y):
     """Each net's cross-entropy on (x, y) at its final weights, in float64 (probabilities clipped as Keras does)."""
+    import keras
     out = []
-    for net in nets:
-        p = np.asarray(net.predict(x, batch_size=1024, verbose=0), np.float64)
+    for net in nets:  # a direct call, not net.predict: predict traces a function per model (and warns of it)
+        p = np.asarray(keras.ops.convert_to_numpy(net(x, training=False)), np.float64)
         out.append(float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-7)))))
     return out
 
