@@ -37,6 +37,20 @@ def test_a_side_stopped_at_its_limit_is_reported_as_a_lower_bound():
     assert stacked_cnn._ratio({"seconds": 12.0}, fast) == "3.0×"
     assert stacked_cnn._agreement(fast, stopped) == "—"
     assert stacked_cnn._agreement(fast, {"final": [1.0, 2.0]}) == "0.0e+00"
+    # Measured sides scale too (the per-model fits are timed on a few members and scaled to all).
+    assert stacked_cnn._seconds({"seconds": 2.0}, 10) == "20.0 s"
+    assert stacked_cnn._ratio({"seconds": 12.0}, fast, 10) == "30.0×"
+    # Agreement over the first n members only: the per-model baseline has fewer members than the vectorised side.
+    assert stacked_cnn._agreement({"final": [1.0, 2.0, 9.0]}, {"final": [1.0, 2.0]}, 2) == "0.0e+00"
+    assert issubclass(TimedOut, ChildFailed)  # callers that only know ChildFailed still see a timeout
+
+
+def test_a_side_without_a_limit_that_times_out_is_a_failure_not_a_bound(monkeypatch):
+    def stopped(fn, *args, timeout=7200.0):
+        raise TimedOut("past its limit", timeout)
+    monkeypatch.setattr(stacked_cnn, "isolated", stopped)
+    assert "error" in stacked_cnn._try(time.sleep, 1)
+    assert stacked_cnn._try(time.sleep, 1, limit=5) == {"over": 5}
 
 
 def test_a_result_comes_back_with_its_peak_memory():
