@@ -830,7 +830,14 @@ def holm(claims: Sequence[Claim | dict], alpha: float = ALPHA) -> list[dict]:
         r["holm_p"] = float(adj)
         r["holm_verdict"] = r["verdict"] if decided and adj <= alpha else "inconclusive"
         r["family_size"] = m
+        # Decided on its own, not after Holm: how many replicates would carry it past Holm's first threshold.
+        # Not where its smallest attainable p is above that threshold: the floor (a finite null, exact
+        # permutations) is what holds it back, and `holm_note` says so.
         floor = _num(r.get("min_p"))
+        r["n_needed_holm"] = (holm_needed(r.get("p"), r.get("n"), alpha / m, r.get("replication") or "values",
+                                          f"{fmt(alpha)}/{m}")
+                              if decided and r["holm_verdict"] == "inconclusive" and (floor is None or floor <= alpha / m)
+                              else None)
         r["holm_note"] = ""
         if floor is not None and floor > alpha / m:
             first = math.ceil(m - alpha / floor)  # it passes at step j + 1 only if floor ≤ alpha / (m − j)
@@ -842,6 +849,20 @@ def holm(claims: Sequence[Claim | dict], alpha: float = ALPHA) -> list[dict]:
     return rows
 
 
+def holm_needed(p, n, level: float, unit: str, level_text: str) -> dict | None:
+    """The n at which a claim's p, at its observed effect, would reach `level` — Holm's first threshold α/m, which a
+    claim passes whatever the rest of the family does. A normal approximation: the test statistic grows with √n at
+    a fixed effect, so n · (z(level) / z(p))², with z the two-sided normal quantile; at that n the test decides
+    about half the time (the effect as observed, not a power target). None without a p or an n."""
+    p, n = _num(p), int(n or 0)
+    if p is None or not 0 < p < 1 or n < 1:
+        return None
+    need = math.ceil(n * (stats.norm.isf(level / 2) / stats.norm.isf(p / 2)) ** 2)
+    need = max(need, n + 1)  # it is not decided at n, so it needs more
+    return {"at_estimate": need, "level": float(level),
+            "text": f"about {need} {unit} for Holm's first threshold {level_text} (at the observed effect)"}
+
+
 def inconclusive(id: str, statement: str, source: str, why: str, n: int = 0, unit: str = "", control: str = "",
                  note: str = "", replication: str = "", n_needed: dict | None = None) -> Claim:
     """A claim this run cannot decide (not measured in this profile, every run diverged, ...): says why."""
@@ -851,9 +872,14 @@ def inconclusive(id: str, statement: str, source: str, why: str, n: int = 0, uni
 
 
 def needed_text(d: dict) -> str:
-    """'5–12 seeds' for an inconclusive claim with an n_needed estimate; '' otherwise."""
-    needed = d.get("n_needed") or {}
-    return needed.get("text", "") if d.get("verdict") == "inconclusive" else ""
+    """'5–12 seeds' for an inconclusive claim with an n_needed estimate; for one decided on its own but not after
+    Holm, the n that would pass Holm's first threshold (`n_needed_holm`), or why its smallest attainable p cannot
+    (`holm_note`); '' otherwise."""
+    if d.get("verdict") == "inconclusive":
+        return (d.get("n_needed") or {}).get("text", "")
+    if d.get("holm_verdict") == "inconclusive":
+        return (d.get("n_needed_holm") or {}).get("text", "") or d.get("holm_note", "")
+    return ""
 
 
 def table(claims: Sequence[Claim | dict]):

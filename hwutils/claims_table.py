@@ -71,7 +71,9 @@ def budget(quick: list[dict], standard: list[dict], times: dict | None = None) -
         entry = c.get("entry", "")
         wall = (times or {}).get(entry, "")
         undecided = c.get("holm_verdict", "inconclusive") == "inconclusive"
-        needed = (needed_text(c) or c.get("holm_note") or "") if undecided else ""
+        needed = needed_text(c) if undecided else ""
+        if undecided and c.get("holm_note") and c["holm_note"] not in needed:
+            needed = "; ".join(filter(None, [needed, c["holm_note"]]))
         rows.append(f"| {entry} | {wall} | `{c.get('id')}` | {_verdict(c)} | {_verdict(quick_of(c))} | "
                     f"{needed.replace('|', '/')} |")
     return "\n".join(rows)
@@ -92,7 +94,7 @@ def compact(quick: list[dict], standard: list[dict]) -> str:
     rows = ["| claim | notebook | quick (digits) | standard | standard leaves it: n needed |",
             "| --- | --- | --- | --- | --- |"]
     for c in standard:
-        needed = needed_text(c) if c.get("verdict") == "inconclusive" else ""
+        needed = needed_text(c)  # undecided on its own test, or decided but not after Holm
         rows.append(f"| `{c.get('id')}` | {c.get('entry', '')} | {_short(quick_of(c))} | {_short(c)} | "
                     f"{needed.replace('|', '/')} |")
     verdicts = [c.get("holm_verdict") for c in standard]

@@ -109,8 +109,9 @@ def _after_holm(c: dict) -> str:
     if after == own:
         return f" After Holm's adjustment over {family} (p = {fmt_p(c.get('holm_p'))}) it stays {after}." \
             if own in ("reproduced", "contradicted") else ""
+    needed = needed_text(c)
     return (f" After Holm's adjustment over {family} (p = {fmt_p(c.get('holm_p'))}) it is {after}: on its own "
-            f"test alone it would be {own}.")
+            f"test alone it would be {own}" + (f"; {needed} would decide it." if needed else "."))
 
 
 def conclusion(c: dict) -> str:

@@ -3,6 +3,7 @@ counted as every run, censored paired times (the sign test), correlations within
 family of claims (Holm) against an independent closed-testing computation and on pure noise, and
 `n_needed` against published power figures and an exact enumeration."""
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -325,3 +326,33 @@ def test_spearman_power_uses_the_pearson_of_the_spearman():
     """ρ_s = 0.5 is Pearson 2 sin(π/12) = 0.518: about 29 pairs; without the transform (Pearson 0.5) about 30."""
     n = power.correlation(0.5, (0.5, 0.5), 20)["at_estimate"]
     assert 25 <= n <= 34
+
+
+def test_holm_needed_is_the_n_at_which_the_observed_effect_reaches_the_level():
+    """At a fixed standardised effect a z statistic grows with √n: the n returned is the first at which the
+    effect as observed at n = 10 reaches the two-sided level, and the one before it does not."""
+    effect, n, level = 0.8, 10, 0.05 / 40
+    p = 2 * stats.norm.sf(effect * np.sqrt(n))
+    need = claims.holm_needed(p, n, level, "seeds", "0.05/40")
+    k = need["at_estimate"]
+    assert 2 * stats.norm.sf(effect * np.sqrt(k)) <= level < 2 * stats.norm.sf(effect * np.sqrt(k - 1))
+    assert need["text"] == f"about {k} seeds for Holm's first threshold 0.05/40 (at the observed effect)"
+    assert claims.holm_needed(None, n, level, "seeds", "") is None and claims.holm_needed(p, 0, level, "s", "") is None
+    assert claims.holm_needed(level / 2, n, level, "seeds", "")["at_estimate"] == n + 1  # never fewer than it has
+
+
+def test_holm_says_what_would_carry_a_claim_decided_only_on_its_own_test():
+    rows = [{"id": str(i), "p": 0.5, "n": 8, "verdict": "inconclusive", "n_needed": {"text": "9 seeds"}}
+            for i in range(9)]
+    rows += [{"id": "own", "p": 0.02, "n": 8, "verdict": "reproduced", "replication": "seeds"},
+             {"id": "both", "p": 1e-6, "n": 8, "verdict": "reproduced", "replication": "seeds"}]
+    out = {r["id"]: r for r in claims.holm(rows)}
+    assert out["own"]["holm_verdict"] == "inconclusive"
+    k = out["own"]["n_needed_holm"]["at_estimate"]
+    assert k == math.ceil(8 * (stats.norm.isf(0.05 / 11 / 2) / stats.norm.isf(0.01)) ** 2)
+    assert claims.needed_text(out["own"]) == f"about {k} seeds for Holm's first threshold 0.05/11 (at the observed effect)"
+    assert out["both"]["n_needed_holm"] is None and claims.needed_text(out["both"]) == ""  # decided after Holm too
+    assert out["0"]["n_needed_holm"] is None and claims.needed_text(out["0"]) == "9 seeds"  # its own n needed
+    # A claim held back by its smallest attainable p (a finite null): no n from the effect, the floor is said.
+    floored = claims.holm(rows + [{"id": "floor", "p": 0.01, "min_p": 0.01, "n": 8, "verdict": "reproduced"}])[-1]
+    assert floored["n_needed_holm"] is None and "smallest attainable p" in claims.needed_text(floored)

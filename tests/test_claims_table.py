@@ -10,7 +10,8 @@ def claim(cid, entry, verdict, holm, n, needed=None):
 
 QUICK = [claim("1-1.one-two-equal.digits", "1-1-actual-tasks", "inconclusive", "inconclusive", 5, "9–61 seeds"),
          claim("1-3.params-gap", "1-3-parameters", "reproduced", "reproduced", 3)]
-STANDARD = [claim("1-1.one-two-equal.mnist", "1-1-actual-tasks-mnist", "reproduced", "inconclusive", 8),
+STANDARD = [dict(claim("1-1.one-two-equal.mnist", "1-1-actual-tasks-mnist", "reproduced", "inconclusive", 8),
+                 n_needed_holm={"text": "about 14 seeds for Holm's first threshold 0.05/3 (at the observed effect)"}),
             claim("1-3.params-gap", "1-3-parameters", "contradicted", "contradicted", 5),
             claim("1-2.index-vs-loss", "1-2-zero-gradient", "inconclusive", "inconclusive", 100, "65 to > 200 runs")]
 
@@ -25,6 +26,7 @@ def test_compact_puts_each_profiles_verdict_of_the_same_claim_side_by_side():
     rows = claims_table.compact(QUICK, STANDARD).splitlines()
     one_two = next(r for r in rows if "one-two-equal.mnist" in r)
     assert "| inconclusive (n 5) | reproduced (n 8; Holm: inconclusive) |" in one_two  # matched across datasets
+    assert one_two.endswith("| about 14 seeds for Holm's first threshold 0.05/3 (at the observed effect) |")
     gap = next(r for r in rows if "params-gap" in r)
     assert "| reproduced (n 3) | contradicted (n 5) |" in gap
     index = next(r for r in rows if "index-vs-loss" in r)
@@ -40,3 +42,4 @@ def test_budget_says_what_would_decide_what_the_standard_run_leaves_undecided():
     assert gap.endswith("|  |")  # decided after Holm: nothing to add
     one_two = next(r for r in rows if "one-two-equal" in r)
     assert "reproduced: " in one_two and "inconclusive: " in one_two  # both runs' verdicts, matched
+    assert one_two.endswith("| about 14 seeds for Holm's first threshold 0.05/3 (at the observed effect) |")
