@@ -842,7 +842,7 @@ def holm(claims: Sequence[Claim | dict], alpha: float = ALPHA) -> list[dict]:
         if floor is not None and floor > alpha / m:
             first = math.ceil(m - alpha / floor)  # it passes at step j + 1 only if floor ≤ alpha / (m − j)
             r["holm_note"] = (f"its smallest attainable p ({fmt_p(floor)} at n = {r.get('n')}) is above Holm's first "
-                              f"threshold {fmt(alpha)}/{m}: it can pass only after {first} other claim"
+                              f"threshold {fmt(alpha)}/{m}: at this n it can pass only after {first} other claim"
                               f"{'s' if first != 1 else ''} of the family pass" if first < m else
                               f"its smallest attainable p ({fmt_p(floor)} at n = {r.get('n')}) is above {fmt(alpha)}: "
                               "it cannot be decided at this n")
@@ -860,7 +860,8 @@ def holm_needed(p, n, level: float, unit: str, level_text: str) -> dict | None:
     need = math.ceil(n * (stats.norm.isf(level / 2) / stats.norm.isf(p / 2)) ** 2)
     need = max(need, n + 1)  # it is not decided at n, so it needs more
     return {"at_estimate": need, "level": float(level),
-            "text": f"about {need} {unit} for Holm's first threshold {level_text} (at the observed effect)"}
+            "text": f"about {need} {unit} for an even chance at Holm's first threshold {level_text}, "
+                    f"if the effect is as observed"}
 
 
 def inconclusive(id: str, statement: str, source: str, why: str, n: int = 0, unit: str = "", control: str = "",

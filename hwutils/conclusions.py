@@ -109,9 +109,11 @@ def _after_holm(c: dict) -> str:
     if after == own:
         return f" After Holm's adjustment over {family} (p = {fmt_p(c.get('holm_p'))}) it stays {after}." \
             if own in ("reproduced", "contradicted") else ""
-    needed = needed_text(c)
+    needed = (c.get("n_needed_holm") or {}).get("text", "")
+    note = c.get("holm_note", "") if not needed else ""
     return (f" After Holm's adjustment over {family} (p = {fmt_p(c.get('holm_p'))}) it is {after}: on its own "
-            f"test alone it would be {own}" + (f"; {needed} would decide it." if needed else "."))
+            f"test alone it would be {own}" + (f"; {needed}." if needed else ".") +
+            (f" {note[:1].upper()}{note[1:]}." if note else ""))
 
 
 def conclusion(c: dict) -> str:

@@ -336,7 +336,7 @@ def test_holm_needed_is_the_n_at_which_the_observed_effect_reaches_the_level():
     need = claims.holm_needed(p, n, level, "seeds", "0.05/40")
     k = need["at_estimate"]
     assert 2 * stats.norm.sf(effect * np.sqrt(k)) <= level < 2 * stats.norm.sf(effect * np.sqrt(k - 1))
-    assert need["text"] == f"about {k} seeds for Holm's first threshold 0.05/40 (at the observed effect)"
+    assert need["text"] == f"about {k} seeds for an even chance at Holm's first threshold 0.05/40, if the effect is as observed"
     assert claims.holm_needed(None, n, level, "seeds", "") is None and claims.holm_needed(p, 0, level, "s", "") is None
     assert claims.holm_needed(level / 2, n, level, "seeds", "")["at_estimate"] == n + 1  # never fewer than it has
 
@@ -350,9 +350,14 @@ def test_holm_says_what_would_carry_a_claim_decided_only_on_its_own_test():
     assert out["own"]["holm_verdict"] == "inconclusive"
     k = out["own"]["n_needed_holm"]["at_estimate"]
     assert k == math.ceil(8 * (stats.norm.isf(0.05 / 11 / 2) / stats.norm.isf(0.01)) ** 2)
-    assert claims.needed_text(out["own"]) == f"about {k} seeds for Holm's first threshold 0.05/11 (at the observed effect)"
+    assert claims.needed_text(out["own"]) == (f"about {k} seeds for an even chance at Holm's first threshold 0.05/11, "
+                                              "if the effect is as observed")
     assert out["both"]["n_needed_holm"] is None and claims.needed_text(out["both"]) == ""  # decided after Holm too
     assert out["0"]["n_needed_holm"] is None and claims.needed_text(out["0"]) == "9 seeds"  # its own n needed
     # A claim held back by its smallest attainable p (a finite null): no n from the effect, the floor is said.
     floored = claims.holm(rows + [{"id": "floor", "p": 0.01, "min_p": 0.01, "n": 8, "verdict": "reproduced"}])[-1]
     assert floored["n_needed_holm"] is None and "smallest attainable p" in claims.needed_text(floored)
+    # Past Holm with a floor note all the same (its floor is below the step it passes at): nothing is needed.
+    passed = claims.holm([{"id": str(i), "p": 1e-9, "n": 8, "verdict": "reproduced"} for i in range(8)]
+                         + [{"id": "f", "p": 0.01, "min_p": 0.01, "n": 8, "verdict": "reproduced"}])[-1]
+    assert passed["holm_verdict"] == "reproduced" and passed["holm_note"] and claims.needed_text(passed) == ""

@@ -96,6 +96,13 @@ def test_the_sentence_says_what_holm_makes_of_a_decided_claim():
     assert said.startswith("Reproduced — ") and "After Holm's adjustment over the report's 20 claims (p = 0.08) " \
                                                 "it is inconclusive" in said
     assert conclusions.summary(family).endswith("after Holm's adjustment: 0 reproduced, 0 contradicted, 20 undecided.")
+    need = family[0]["n_needed_holm"]["text"]
+    assert said.endswith(f"on its own test alone it would be reproduced; {need}.")  # what would carry it past Holm
+    floored = claims.holm([{**decided, "min_p": 0.004}] + family[1:])[0]  # held back by its smallest attainable p
+    assert floored["n_needed_holm"] is None
+    assert conclusions.conclusion(floored).endswith("it would be reproduced. Its smallest attainable p (0.004 at n = "
+                                                    f"{decided['n']}) is above Holm's first threshold 0.05/20: at this n "
+                                                    "it can pass only after 8 other claims of the family pass.")
     kept = claims.holm([decided])[0]
     assert "it stays reproduced" in conclusions.conclusion(kept)
     assert "Holm" not in conclusions.conclusion(decided) and "Holm" not in conclusions.summary([decided])
