@@ -12,7 +12,8 @@ class ChildFailed(RuntimeError):
 
 
 class TimedOut(ChildFailed):
-    """The measuring process ran past its time limit: what it measures took longer than `limit` seconds."""
+    """The measuring process ran past its time limit: it ran longer than `limit` seconds, its start and imports
+    included, so what it measures took at most that long less a few seconds (a loose lower bound)."""
 
     def __init__(self, message: str, limit: float):
         super().__init__(message)

@@ -834,12 +834,12 @@ def holm(claims: Sequence[Claim | dict], alpha: float = ALPHA) -> list[dict]:
         # Not where its smallest attainable p is above that threshold: the floor (a finite null, exact
         # permutations) is what holds it back, and `holm_note` says so.
         floor = _num(r.get("min_p"))
+        held_by_floor = floor is not None and floor > alpha / m
         r["n_needed_holm"] = (holm_needed(r.get("p"), r.get("n"), alpha / m, r.get("replication") or "values",
                                           f"{fmt(alpha)}/{m}")
-                              if decided and r["holm_verdict"] == "inconclusive" and (floor is None or floor <= alpha / m)
-                              else None)
+                              if decided and r["holm_verdict"] == "inconclusive" and not held_by_floor else None)
         r["holm_note"] = ""
-        if floor is not None and floor > alpha / m:
+        if held_by_floor:
             first = math.ceil(m - alpha / floor)  # it passes at step j + 1 only if floor ≤ alpha / (m − j)
             r["holm_note"] = (f"its smallest attainable p ({fmt_p(floor)} at n = {r.get('n')}) is above Holm's first "
                               f"threshold {fmt(alpha)}/{m}: at this n it can pass only after {first} other claim"
